@@ -21,6 +21,7 @@ from tendermint.crypto import proof_pb2 as crypto_proof  # noqa: E402
 from tendermint.types import canonical_pb2 as canonical  # noqa: E402
 from tendermint.types import params_pb2 as params  # noqa: E402
 from tendermint.types import types_pb2 as types  # noqa: E402
+from tendermint.types import validator_pb2 as validator  # noqa: E402
 
 __all__ = [
     "abci",
@@ -31,4 +32,5 @@ __all__ = [
     "events",
     "params",
     "types",
+    "validator",
 ]

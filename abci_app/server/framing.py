@@ -1,0 +1,95 @@
+"""Sans-IO ABCI socket framing: bytes in, requests out; responses in, bytes out.
+
+CometBFT v0.38 writes each message as a uvarint length followed by that many
+bytes of protobuf (`libs/protoio.NewDelimitedWriter`). This module holds no
+sockets, so it is tested with plain bytes.
+"""
+
+from google.protobuf.message import DecodeError
+
+from abci_app import pb
+
+DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024
+_MAX_UVARINT_BYTES = 10
+
+
+class FramingError(Exception):
+    """The peer sent bytes that are not a valid ABCI frame; drop the connection."""
+
+
+def encode_uvarint(value: int) -> bytes:
+    if value < 0:
+        raise ValueError("uvarint must be non-negative")
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def decode_uvarint(buf: bytes | bytearray, start: int = 0) -> tuple[int, int] | None:
+    """Returns (value, bytes consumed), or None if the varint is incomplete."""
+    value = 0
+    for i in range(_MAX_UVARINT_BYTES):
+        pos = start + i
+        if pos >= len(buf):
+            return None
+        byte = buf[pos]
+        value |= (byte & 0x7F) << (7 * i)
+        if not byte & 0x80:
+            return value, i + 1
+    raise FramingError("length prefix longer than 10 bytes")
+
+
+def encode_frame(payload: bytes) -> bytes:
+    return encode_uvarint(len(payload)) + payload
+
+
+class AbciConnection:
+    """One ABCI connection's framing state.
+
+    Feed received bytes with `receive_data`, then call `next_request` until it
+    returns None (more data needed). Any malformed frame raises FramingError;
+    the caller closes the connection.
+    """
+
+    def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
+        self._buffer = bytearray()
+        self._max_frame_bytes = max_frame_bytes
+
+    def receive_data(self, data: bytes) -> None:
+        self._buffer += data
+
+    @property
+    def buffered_bytes(self) -> int:
+        return len(self._buffer)
+
+    def next_request(self) -> pb.abci.Request | None:
+        header = decode_uvarint(self._buffer)
+        if header is None:
+            return None
+        length, header_len = header
+        if length == 0:
+            raise FramingError("zero-length frame")
+        if length > self._max_frame_bytes:
+            raise FramingError(f"frame of {length} bytes over the {self._max_frame_bytes} limit")
+        end = header_len + length
+        if len(self._buffer) < end:
+            return None
+        payload = bytes(self._buffer[header_len:end])
+        del self._buffer[:end]
+        request = pb.abci.Request()
+        try:
+            request.ParseFromString(payload)
+        except DecodeError as exc:
+            raise FramingError(f"undecodable request: {exc}") from exc
+        if request.WhichOneof("value") is None:
+            raise FramingError("request with no known method")
+        return request
+
+    def send(self, response: pb.abci.Response) -> bytes:
+        return encode_frame(response.SerializeToString())

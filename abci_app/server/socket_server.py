@@ -1,0 +1,110 @@
+"""The ABCI socket transport: a thin asyncio read/dispatch/write loop.
+
+CometBFT opens four connections (consensus, mempool, query, snapshot). Each is
+served independently and answered in FIFO order. Handlers are synchronous and
+run on the event loop, so requests from different connections never overlap.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+from abci_app import pb
+from abci_app.server.framing import DEFAULT_MAX_FRAME_BYTES, AbciConnection, FramingError
+
+log = logging.getLogger("seqset.abci.socket")
+
+Handler = Callable[[pb.abci.Request], pb.abci.Response]
+_READ_CHUNK = 256 * 1024
+
+
+def parse_listen_address(address: str) -> tuple[str, str | int]:
+    """Returns ("unix", path) or ("tcp", "host:port") for tcp://h:p and unix://path."""
+    parsed = urlparse(address)
+    if parsed.scheme == "unix":
+        path = (parsed.netloc + parsed.path) if parsed.netloc else parsed.path
+        if not path:
+            raise ValueError(f"unix address without a path: {address!r}")
+        return "unix", path
+    if parsed.scheme == "tcp":
+        if not parsed.hostname or parsed.port is None:
+            raise ValueError(f"tcp address needs host and port: {address!r}")
+        return "tcp", f"{parsed.hostname}:{parsed.port}"
+    raise ValueError(f"unsupported ABCI address {address!r}: use tcp://host:port or unix:///path")
+
+
+class AbciSocketServer:
+    def __init__(
+        self, handler: Handler, address: str, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    ) -> None:
+        self._handler = handler
+        self._address = address
+        self._max_frame_bytes = max_frame_bytes
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        kind, where = parse_listen_address(self._address)
+        if kind == "unix":
+            path = str(where)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            self._server = await asyncio.start_unix_server(self._on_connect, path=path)
+        else:
+            host, port = str(where).rsplit(":", 1)
+            self._server = await asyncio.start_server(self._on_connect, host, int(port))
+        log.info("ABCI socket server listening on %s", self._address)
+
+    async def serve_forever(self) -> None:
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        async with self._server:
+            await self._server.serve_forever()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        for task in list(self._connections):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        peer = writer.get_extra_info("peername") or "unix peer"
+        log.info("ABCI connection opened from %s", peer)
+        try:
+            await self._serve(reader, writer)
+        except FramingError as exc:
+            log.error("closing ABCI connection from %s: %s", peer, exc)
+        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            log.info("ABCI connection from %s lost: %s", peer, exc)
+        finally:
+            self._connections.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = AbciConnection(self._max_frame_bytes)
+        while True:
+            data = await reader.read(_READ_CHUNK)
+            if not data:
+                return
+            conn.receive_data(data)
+            out = bytearray()
+            try:
+                while (request := conn.next_request()) is not None:
+                    out += conn.send(self._handler(request))
+            finally:
+                # Answer the good frames before a bad one closes the connection.
+                if out:
+                    writer.write(bytes(out))
+                    await writer.drain()
