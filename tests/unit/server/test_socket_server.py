@@ -93,7 +93,8 @@ async def test_garbage_closes_only_that_connection(server: str, garbage: bytes) 
     await assert_alive(server)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(min_size=1, max_size=300))
 def test_random_bytes_never_take_the_server_down(tmp_path_factory: pytest.TempPathFactory,
                                                   data: bytes) -> None:

@@ -1,0 +1,72 @@
+"""Translation between CometBFT's block messages and the state machine's types."""
+
+from collections.abc import Sequence
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from abci_app import chain, pb
+
+_MISBEHAVIOR_KINDS = {
+    pb.abci.DUPLICATE_VOTE: "duplicate_vote",
+    pb.abci.LIGHT_CLIENT_ATTACK: "light_client_attack",
+}
+
+
+def timestamp_ns(ts: Timestamp) -> int:
+    return int(ts.seconds) * 1_000_000_000 + int(ts.nanos)
+
+
+def build_block_input(
+    req: pb.abci.RequestFinalizeBlock,
+    chain_id: str,
+    last_app_hash: bytes,
+    l1_events: Sequence[pb.events.L1Event],
+    user_txs: Sequence[bytes],
+) -> chain.BlockInput:
+    votes = [
+        chain.VoteInfo(
+            address=bytes(v.validator.address),
+            power=int(v.validator.power),
+            signed=v.block_id_flag == pb.validator.BLOCK_ID_FLAG_COMMIT,
+        )
+        for v in req.decided_last_commit.votes
+    ]
+    misbehavior = [
+        chain.Misbehavior(
+            kind=_MISBEHAVIOR_KINDS.get(m.type, "unknown"),
+            address=bytes(m.validator.address),
+            height=int(m.height),
+            time_ns=timestamp_ns(m.time),
+            total_voting_power=int(m.total_voting_power),
+        )
+        for m in req.misbehavior
+    ]
+    return chain.BlockInput(
+        height=int(req.height),
+        time_ns=timestamp_ns(req.time),
+        chain_id=chain_id,
+        proposer_address=bytes(req.proposer_address),
+        last_app_hash=last_app_hash,
+        decided_last_commit=votes,
+        misbehavior=misbehavior,
+        l1_events=list(l1_events),
+        txs=list(user_txs),
+    )
+
+
+def to_abci_event(event: chain.Event) -> pb.abci.Event:
+    return pb.abci.Event(
+        type=event.type,
+        attributes=[
+            pb.abci.EventAttribute(key=k, value=v, index=True) for k, v in event.attributes
+        ],
+    )
+
+
+def outcome_to_exec_result(outcome: chain.TxOutcome) -> pb.abci.ExecTxResult:
+    return pb.abci.ExecTxResult(
+        code=outcome.code,
+        log=outcome.log,
+        codespace=outcome.codespace if outcome.code else "",
+        events=[to_abci_event(e) for e in outcome.events],
+    )

@@ -1,0 +1,130 @@
+"""The `seqset` command line. Known errors print one line and exit non-zero."""
+
+import asyncio
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from abci_app.config import ConfigError, load_config
+from abci_app.errors import AppError
+from abci_app.home import HomeError, NodePorts, init_home
+
+F = TypeVar("F", bound=Callable[..., Any])
+KNOWN_ERRORS = (AppError, ConfigError, HomeError, OSError, ValueError)
+
+
+def friendly_errors(func: F) -> F:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except KNOWN_ERRORS as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+home_option = click.option(
+    "--home", required=True, type=click.Path(file_okay=False, path_type=Path),
+    help="The node's home folder (CometBFT files plus config/seqset.toml).")
+
+
+def _find_cometbft() -> str:
+    local = Path(__file__).resolve().parent.parent / ".bin" / "cometbft"
+    if local.is_file():
+        return str(local)
+    found = shutil.which("cometbft")
+    if found is None:
+        raise click.ClickException("cometbft binary not found: run ./scripts/install")
+    return found
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="seqset")
+def main() -> None:
+    """seqset: the chain that runs an L2 rollup's sequencer set."""
+
+
+@main.command()
+@home_option
+@click.option("--chain-id", default="seqset-local", show_default=True)
+@click.option("--moniker", default="seqset-node", show_default=True)
+@click.option("--p2p-port", default=26656, show_default=True, type=int)
+@click.option("--rpc-port", default=26657, show_default=True, type=int)
+@click.option("--abci-port", default=26658, show_default=True, type=int)
+@click.option("--block-time-ms", default=1000, show_default=True, type=int,
+              help="CometBFT timeout_commit.")
+@click.option("--transport", type=click.Choice(["socket", "grpc"]), default="socket",
+              show_default=True)
+@click.option("--cometbft", "cometbft_binary", default=None, help="Path to the cometbft binary.")
+@friendly_errors
+def init(home: Path, chain_id: str, moniker: str, p2p_port: int, rpc_port: int, abci_port: int,
+         block_time_ms: int, transport: str, cometbft_binary: str | None) -> None:
+    """Create a single-validator home: CometBFT files, genesis and seqset.toml."""
+    binary = cometbft_binary or _find_cometbft()
+    init_home(home, chain_id, moniker, binary, NodePorts(p2p_port, rpc_port, abci_port),
+              block_time_ms, transport)
+    click.echo(f"initialised {home} (chain {chain_id}); start it with: seqset node --home {home}")
+
+
+def _overrides(abci_address: str | None, transport: str | None) -> dict[str, Any]:
+    return {"abci_address": abci_address, "transport": transport}
+
+
+@main.command()
+@home_option
+@click.option("--abci-address", default=None, help="Override [app] abci_address.")
+@click.option("--transport", type=click.Choice(["socket", "grpc"]), default=None,
+              help="Override [app] transport.")
+@friendly_errors
+def start(home: Path, abci_address: str | None, transport: str | None) -> None:
+    """Run the ABCI app alone (start cometbft yourself)."""
+    from abci_app.runner import run_app, setup_logging
+
+    config = load_config(home, _overrides(abci_address, transport))
+    setup_logging(config.log_level)
+    sys.exit(asyncio.run(run_app(home, config)))
+
+
+@main.command()
+@home_option
+@click.option("--abci-address", default=None, help="Override [app] abci_address.")
+@click.option("--transport", type=click.Choice(["socket", "grpc"]), default=None)
+@friendly_errors
+def node(home: Path, abci_address: str | None, transport: str | None) -> None:
+    """Run the app and cometbft together; Ctrl-C stops both cleanly."""
+    from abci_app.runner import run_node, setup_logging
+
+    config = load_config(home, _overrides(abci_address, transport))
+    setup_logging(config.log_level)
+    sys.exit(asyncio.run(run_node(home, config)))
+
+
+@main.command(name="export")
+@home_option
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write the genesis here (default: stdout).")
+@friendly_errors
+def export_cmd(home: Path, out_path: Path | None) -> None:
+    """Write a genesis that restarts the chain from the last committed state."""
+    from abci_app.export import export_genesis_file
+
+    genesis = export_genesis_file(home, load_config(home))
+    text = json.dumps(genesis, indent=2) + "\n"
+    if out_path is None:
+        click.echo(text, nl=False)
+    else:
+        out_path.write_text(text)
+        click.echo(f"wrote {out_path} at height {genesis['initial_height']}")
+
+
+if __name__ == "__main__":
+    main()

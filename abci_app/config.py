@@ -1,0 +1,111 @@
+"""The node's app configuration: `<home>/config/seqset.toml`, written by `seqset init`.
+
+Every field has a documented default; command-line flags override the file.
+"""
+
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+CONFIG_RELATIVE_PATH = Path("config") / "seqset.toml"
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or has a bad value."""
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    # Where the ABCI server listens; CometBFT's proxy_app points here.
+    abci_address: str = "tcp://127.0.0.1:26658"
+    # "socket" (CometBFT's default) or "grpc".
+    transport: str = "socket"
+    # LevelDB folder, relative to the home unless absolute.
+    db_dir: str = "data/seqset.db"
+    # Largest ABCI frame accepted, in bytes.
+    max_frame_bytes: int = 64 * 1024 * 1024
+    # Take a state-sync snapshot every N heights (0 = never), keep the newest K.
+    snapshot_interval: int = 0
+    snapshot_keep_recent: int = 2
+    snapshot_chunk_bytes: int = 4 * 1024 * 1024
+    # The validator's own sidecar ("" = none: this node attests nothing).
+    sidecar_address: str = ""
+    # ExtendVote's budget for asking the sidecar, in milliseconds.
+    extend_vote_timeout_ms: int = 300
+    # Address for the seqset.v1.Query gRPC service ("" = off).
+    query_grpc_address: str = ""
+    # Prometheus metrics on http://<address>/metrics ("" = off).
+    metrics_address: str = ""
+    log_level: str = "info"
+    # The cometbft binary `seqset node` runs.
+    cometbft_binary: str = "cometbft"
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    if isinstance(default, bool) or not isinstance(value, type(default)):
+        raise ConfigError(
+            f"{name} must be {type(default).__name__}, got {type(value).__name__} ({value!r})"
+        )
+    return value
+
+
+def validate_config(config: AppConfig) -> AppConfig:
+    if config.transport not in ("socket", "grpc"):
+        raise ConfigError(f"transport must be 'socket' or 'grpc', got {config.transport!r}")
+    for name in ("max_frame_bytes", "snapshot_chunk_bytes", "extend_vote_timeout_ms"):
+        if getattr(config, name) <= 0:
+            raise ConfigError(f"{name} must be positive, got {getattr(config, name)}")
+    if config.snapshot_interval < 0 or config.snapshot_keep_recent < 1:
+        raise ConfigError("snapshot_interval must be >= 0 and snapshot_keep_recent >= 1")
+    if config.log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError(f"log_level must be debug, info, warning or error: {config.log_level!r}")
+    return config
+
+
+def load_config(home: Path, overrides: dict[str, Any] | None = None) -> AppConfig:
+    path = home / CONFIG_RELATIVE_PATH
+    if not path.is_file():
+        raise ConfigError(f"no config at {path}: run `seqset init --home {home}` first")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    section = raw.get("app", {})
+    defaults = AppConfig()
+    known = {f.name for f in fields(AppConfig)}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys in [app]: {', '.join(unknown)}")
+    values = {k: _coerce(k, v, getattr(defaults, k)) for k, v in sorted(section.items())}
+    config = replace(defaults, **values)
+    if overrides:
+        config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    return validate_config(config)
+
+
+def resolve_path(home: Path, value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else home / path
+
+
+def render_config(config: AppConfig) -> str:
+    lines = ["# seqset app configuration. Flags to `seqset start/node` override these.", "[app]"]
+    for f in fields(AppConfig):
+        value = getattr(config, f.name)
+        rendered = f'"{value}"' if isinstance(value, str) else str(value)
+        lines.append(f"{f.name} = {rendered}")
+    return "\n".join(lines) + "\n"
+
+
+def read_toml_section(home: Path, section: str) -> dict[str, Any]:
+    """Another component's section of the same file (e.g. [sidecar])."""
+    path = home / CONFIG_RELATIVE_PATH
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    value = data.get(section, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: [{section}] must be a table")
+    return value

@@ -1,0 +1,180 @@
+"""PrepareProposal, ProcessProposal, ExtendVote and VerifyVoteExtension.
+
+The relay's pure functions decide; this module feeds them the right inputs:
+the validator set that signed H-1 (updates take effect two heights late), our
+own sidecar's view for ExtendVote, and the last applied L1 nonce.
+"""
+
+import logging
+from collections.abc import Sequence
+
+from abci_app import chain, pb
+from abci_app.l1.client import SidecarClient
+from abci_app.relay.attested_tx import (
+    InvalidAttestedTx,
+    build_attested_tx,
+    find_misplaced_attested_tx,
+    is_attested_tx,
+    verify_attested_tx,
+)
+from abci_app.relay.extension import build_extension, decode_extension, verify_extension
+from abci_app.relay.params import RelayParams
+from abci_app.relay.tally import prune_extended_commit, tally_events
+from abci_app.server.framing import encode_uvarint
+from abci_app.store.kv import KVStore
+
+log = logging.getLogger("seqset.proposals")
+
+ACCEPT_PROPOSAL = pb.abci.ResponseProcessProposal.ACCEPT
+REJECT_PROPOSAL = pb.abci.ResponseProcessProposal.REJECT
+ACCEPT_EXTENSION = pb.abci.ResponseVerifyVoteExtension.ACCEPT
+REJECT_EXTENSION = pb.abci.ResponseVerifyVoteExtension.REJECT
+
+
+class ProposalHandler:
+    def __init__(
+        self,
+        params: RelayParams,
+        sidecar: SidecarClient | None = None,
+        extend_timeout_s: float = 0.3,
+    ) -> None:
+        self.params = params
+        self.sidecar = sidecar
+        self.extend_timeout_s = extend_timeout_s
+
+    # --- PrepareProposal ------------------------------------------------------------
+
+    def prepare(
+        self, req: pb.abci.RequestPrepareProposal, kv: KVStore, chain_id: str
+    ) -> list[bytes]:
+        budget = int(req.max_tx_bytes)
+        txs: list[bytes] = []
+        attested = self._build_attested(req, kv, chain_id)
+        if attested is not None and compute_tx_proto_size(attested) <= budget:
+            txs.append(attested)
+            budget -= compute_tx_proto_size(attested)
+        for tx in req.txs:
+            # The injected transaction is ours alone to place, and only first.
+            if is_attested_tx(tx) or compute_tx_proto_size(tx) > budget:
+                continue
+            txs.append(tx)
+            budget -= compute_tx_proto_size(tx)
+        return txs
+
+    def _build_attested(
+        self, req: pb.abci.RequestPrepareProposal, kv: KVStore, chain_id: str
+    ) -> bytes | None:
+        if req.height <= 1 or not req.local_last_commit.votes:
+            return None
+        try:
+            valset = chain.get_validator_set(kv, req.height - 1)
+            last_applied = chain.get_last_applied_l1_nonce(kv)
+            pruned = prune_extended_commit(
+                req.local_last_commit, valset, req.height - 1, chain_id, self.params)
+            events = tally_events(pruned, valset, last_applied, self.params)
+            if not events:
+                return None
+            tx = build_attested_tx(pruned, events, self.params)
+        except Exception:
+            log.exception("PrepareProposal: no attested-events tx, proposing without one")
+            return None
+        if tx is not None:
+            log.info("PrepareProposal height=%d: %d attested L1 events (nonces %d..%d)",
+                     req.height, len(events), events[0].nonce, events[-1].nonce)
+        return tx
+
+    # --- ProcessProposal ------------------------------------------------------------
+
+    def process(self, req: pb.abci.RequestProcessProposal, kv: KVStore, chain_id: str) -> int:
+        txs = list(req.txs)
+        if txs and is_attested_tx(txs[0]):
+            try:
+                verify_attested_tx(
+                    txs[0], req.proposed_last_commit, chain.get_validator_set(kv, req.height - 1),
+                    int(req.height), chain_id, chain.get_last_applied_l1_nonce(kv), self.params)
+            except InvalidAttestedTx as exc:
+                log.warning("REJECT proposal at height %d: %s", req.height, exc)
+                return REJECT_PROPOSAL
+            txs = txs[1:]
+        if find_misplaced_attested_tx(txs):
+            log.warning("REJECT proposal at height %d: attested-events tx not first", req.height)
+            return REJECT_PROPOSAL
+        return ACCEPT_PROPOSAL
+
+    # --- FinalizeBlock's share -------------------------------------------------------
+
+    def attested_events_for_block(
+        self, req: pb.abci.RequestFinalizeBlock, kv: KVStore, chain_id: str
+    ) -> tuple[list[pb.events.L1Event], list[bytes], pb.abci.ExecTxResult | None]:
+        """Splits off the attested-events tx and re-verifies it against the decided commit.
+
+        The block is decided, so a failure here cannot reject it: the tx gets
+        an error code and its events are not applied.
+        """
+        txs = list(req.txs)
+        if not txs or not is_attested_tx(txs[0]):
+            return [], txs, None
+        try:
+            events = verify_attested_tx(
+                txs[0], req.decided_last_commit, chain.get_validator_set(kv, req.height - 1),
+                int(req.height), chain_id, chain.get_last_applied_l1_nonce(kv), self.params)
+        except InvalidAttestedTx as exc:
+            log.error("attested-events tx in decided block %d is invalid: %s", req.height, exc)
+            result = pb.abci.ExecTxResult(code=ATTESTED_TX_INVALID_CODE, codespace="seqset",
+                                          log=f"invalid attested-events tx: {exc}")
+            return [], txs[1:], result
+        return events, txs[1:], pb.abci.ExecTxResult(
+            code=0, log=f"applied {len(events)} attested L1 events")
+
+    # --- vote extensions ---------------------------------------------------------------
+
+    def extend(self, req: pb.abci.RequestExtendVote, kv: KVStore) -> bytes:
+        if self.sidecar is None:
+            return b""
+        after = chain.get_last_applied_l1_nonce(kv) + _events_in_block(req.txs)
+        events = self.sidecar.observed(
+            after, self.params.max_events_per_extension, self.params.max_extension_bytes,
+            self.extend_timeout_s)
+        return build_extension(events, after, self.params)
+
+    def verify_extension(self, req: pb.abci.RequestVerifyVoteExtension) -> int:
+        ok = verify_extension(req.vote_extension, self.params)
+        if not ok:
+            log.warning("REJECT vote extension from %s at height %d (%d bytes)",
+                        req.validator_address.hex(), req.height, len(req.vote_extension))
+        return ACCEPT_EXTENSION if ok else REJECT_EXTENSION
+
+    def fallback_response(self, method: str) -> pb.abci.Response | None:
+        """What a bug in one of these methods answers: never UNKNOWN, never a crash."""
+        if method == "prepare_proposal":
+            return pb.abci.Response(prepare_proposal=pb.abci.ResponsePrepareProposal())
+        if method == "process_proposal":
+            return pb.abci.Response(process_proposal=pb.abci.ResponseProcessProposal(
+                status=REJECT_PROPOSAL))
+        if method == "extend_vote":
+            return pb.abci.Response(extend_vote=pb.abci.ResponseExtendVote())
+        if method == "verify_vote_extension":
+            return pb.abci.Response(verify_vote_extension=pb.abci.ResponseVerifyVoteExtension(
+                status=REJECT_EXTENSION))
+        return None
+
+
+ATTESTED_TX_INVALID_CODE = 90
+
+
+def compute_tx_proto_size(tx: bytes) -> int:
+    """Bytes a tx takes in CometBFT's max_tx_bytes accounting (types.ComputeProtoSizeForTxs)."""
+    return 1 + len(encode_uvarint(len(tx))) + len(tx)
+
+
+def _events_in_block(txs: Sequence[bytes]) -> int:
+    """How many L1 events the block being voted on applies (already verified)."""
+    if not txs or not is_attested_tx(txs[0]):
+        return 0
+    from abci_app.relay.attested_tx import decode_attested_tx
+
+    decoded = decode_attested_tx(txs[0])
+    return 0 if decoded is None else len(decoded.events)
+
+
+__all__ = ["ProposalHandler", "decode_extension"]

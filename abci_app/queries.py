@@ -1,0 +1,63 @@
+"""ABCI Query: raw state keys with Merkle proofs, app hashes by height, and the chain's paths."""
+
+import logging
+
+from abci_app import chain, pb
+from abci_app.store.state_store import StateStore
+
+log = logging.getLogger("seqset.query")
+
+PROOF_OP_TYPE = "seqset:smt"
+QUERY_ERROR = 1
+QUERY_NOT_FOUND = 2
+QUERY_BAD_HEIGHT = 3
+APP_HASH_BY_HEIGHT = b"apphash/"
+
+
+def answer_query(store: StateStore, req: pb.abci.RequestQuery) -> pb.abci.ResponseQuery:
+    height = store.last_height
+    if req.height not in (0, height):
+        return pb.abci.ResponseQuery(
+            code=QUERY_BAD_HEIGHT, codespace="seqset", height=height,
+            log=f"only the latest height {height} is served, asked for {req.height}")
+    path = req.path.rstrip("/") or "/"
+    if path == "/key":
+        return _answer_key(store, bytes(req.data), req.prove, height)
+    if path.startswith("/app_hash/"):
+        return _answer_app_hash(store, path.removeprefix("/app_hash/"), height)
+    result = chain.query(store.overlay(), path, bytes(req.data), height)
+    response = pb.abci.ResponseQuery(
+        code=result.code, log=result.log, key=result.key, value=result.value, height=height,
+        codespace="seqset" if result.code else "")
+    if req.prove and result.code == 0 and result.key:
+        _, proof = store.query(result.key, prove=True)
+        response.proof_ops.CopyFrom(_proof_ops(result.key, proof))
+    return response
+
+
+def _answer_key(store: StateStore, key: bytes, prove: bool, height: int) -> pb.abci.ResponseQuery:
+    if not key:
+        return pb.abci.ResponseQuery(code=QUERY_ERROR, codespace="seqset", height=height,
+                                     log="/key needs the raw state key as data")
+    value, proof = store.query(key, prove=prove)
+    response = pb.abci.ResponseQuery(key=key, value=value or b"", height=height,
+                                     log="exists" if value is not None else "does not exist")
+    if prove and proof is not None:
+        response.proof_ops.CopyFrom(_proof_ops(key, proof))
+    return response
+
+
+def _answer_app_hash(store: StateStore, text: str, height: int) -> pb.abci.ResponseQuery:
+    if not text.isdigit():
+        return pb.abci.ResponseQuery(code=QUERY_ERROR, codespace="seqset", height=height,
+                                     log=f"/app_hash/<height> needs a height, got {text!r}")
+    value = store.local_get(APP_HASH_BY_HEIGHT + int(text).to_bytes(8, "big"))
+    if value is None:
+        return pb.abci.ResponseQuery(code=QUERY_NOT_FOUND, codespace="seqset", height=height,
+                                     log=f"no app hash recorded for height {text}")
+    return pb.abci.ResponseQuery(value=value, height=height)
+
+
+def _proof_ops(key: bytes, proof: bytes | None) -> pb.crypto_proof.ProofOps:
+    return pb.crypto_proof.ProofOps(
+        ops=[pb.crypto_proof.ProofOp(type=PROOF_OP_TYPE, key=key, data=proof or b"")])

@@ -1,0 +1,140 @@
+"""Starts the app's servers, and supervises `cometbft` beside it for `seqset node`."""
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+
+from abci_app import chain
+from abci_app.app import SeqsetApp
+from abci_app.config import AppConfig, resolve_path
+from abci_app.l1.client import SidecarClient
+from abci_app.metrics import MetricsServer
+from abci_app.proposals import ProposalHandler
+from abci_app.relay.params import RelayParams
+from abci_app.server.grpc_server import start_grpc_server
+from abci_app.server.socket_server import AbciSocketServer, parse_listen_address
+from abci_app.snapshots import SnapshotManager
+from abci_app.store.state_store import StateStore
+
+log = logging.getLogger("seqset.runner")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), stream=sys.stderr,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+
+def build_app(home: Path, config: AppConfig) -> SeqsetApp:
+    db_dir = resolve_path(home, config.db_dir)
+    db_dir.parent.mkdir(parents=True, exist_ok=True)
+    sidecar = SidecarClient(config.sidecar_address) if config.sidecar_address else None
+    proposals = ProposalHandler(RelayParams(), sidecar, config.extend_vote_timeout_ms / 1000)
+    snapshots = SnapshotManager(home / "data" / "snapshots", config.snapshot_interval,
+                                config.snapshot_keep_recent, config.snapshot_chunk_bytes)
+    return SeqsetApp(StateStore(str(db_dir)), proposals, snapshots)
+
+
+def start_query_server(app: SeqsetApp, address: str) -> grpc.Server:
+    """The seqset.v1.Query gRPC service over committed state."""
+    kind, where = parse_listen_address(address)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    # Each call reads a fresh overlay of committed state; commits hold the app lock.
+    chain.add_query_servicer(server, app.store.overlay)
+    server.add_insecure_port(f"unix:{where}" if kind == "unix" else str(where))
+    server.start()
+    log.info("seqset.v1.Query gRPC service on %s", address)
+    return server
+
+
+class AppServers:
+    """The ABCI transport plus the optional query and metrics endpoints."""
+
+    def __init__(self, app: SeqsetApp, config: AppConfig) -> None:
+        self.app = app
+        self.config = config
+        self._socket: AbciSocketServer | None = None
+        self._grpc: list[grpc.Server] = []
+        self._metrics: MetricsServer | None = None
+
+    async def start(self) -> None:
+        cfg = self.config
+        if cfg.transport == "grpc":
+            self._grpc.append(start_grpc_server(self.app.handle, cfg.abci_address,
+                                                cfg.max_frame_bytes))
+        else:
+            self._socket = AbciSocketServer(self.app.handle, cfg.abci_address, cfg.max_frame_bytes)
+            await self._socket.start()
+        if cfg.query_grpc_address:
+            self._grpc.append(start_query_server(self.app, cfg.query_grpc_address))
+        if cfg.metrics_address:
+            self._metrics = MetricsServer(cfg.metrics_address, self.app)
+            self._metrics.start()
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close()
+        for server in self._grpc:
+            server.stop(grace=1)
+        if self._metrics is not None:
+            self._metrics.stop()
+        self.app.store.close()
+
+
+def _install_stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def run_app(home: Path, config: AppConfig) -> int:
+    servers = AppServers(build_app(home, config), config)
+    await servers.start()
+    stop = asyncio.Event()
+    _install_stop_signals(stop)
+    log.info("seqset app running (home %s); Ctrl-C stops it", home)
+    await stop.wait()
+    log.info("stopping the app")
+    await servers.stop()
+    return 0
+
+
+async def run_node(home: Path, config: AppConfig) -> int:
+    """The app and cometbft as a pair: if either stops, both stop."""
+    servers = AppServers(build_app(home, config), config)
+    await servers.start()
+    cometbft = await asyncio.create_subprocess_exec(
+        config.cometbft_binary, "start", "--home", str(home),
+        stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
+    log.info("started cometbft (pid %d)", cometbft.pid)
+    stop = asyncio.Event()
+    _install_stop_signals(stop)
+    waiter = asyncio.create_task(cometbft.wait())
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    if waiter.done():
+        code = waiter.result() or 1
+        log.error("cometbft exited with code %s; stopping the app", waiter.result())
+    else:
+        log.info("stopping cometbft (pid %d)", cometbft.pid)
+        with contextlib.suppress(ProcessLookupError):
+            cometbft.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(waiter, timeout=20)
+        except TimeoutError:
+            log.error("cometbft did not stop within 20 s; killing it")
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(cometbft.pid, signal.SIGKILL)
+            await waiter
+    stopper.cancel()
+    await servers.stop()
+    log.info("node stopped")
+    return code
