@@ -14,6 +14,7 @@ if str(_GEN) not in sys.path:
     sys.path.insert(0, str(_GEN))
 
 from seqset.v1 import events_pb2 as events  # noqa: E402
+from seqset.v1 import relay_pb2 as relay  # noqa: E402
 from tendermint.abci import types_pb2 as abci  # noqa: E402
 from tendermint.abci import types_pb2_grpc as abci_grpc  # noqa: E402
 from tendermint.crypto import keys_pb2 as crypto_keys  # noqa: E402
@@ -31,6 +32,7 @@ __all__ = [
     "crypto_proof",
     "events",
     "params",
+    "relay",
     "types",
     "validator",
 ]

@@ -2,6 +2,7 @@
 
 import base64
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,19 @@ def test_start_refuses_a_bad_config_value(tmp_path: Path, cometbft_binary: str) 
     config.write_text(config.read_text().replace('transport = "socket"', 'transport = "carrier"'))
     result = run_cli("start", "--home", str(home))
     assert result.returncode != 0 and "transport must be" in result.stderr
+
+
+def test_garbage_on_one_abci_connection_leaves_the_chain_running(single_net: Localnet) -> None:
+    node = single_net.nodes[0]
+    node.start()
+    start = node.wait_for_height(3)
+    for garbage in (b"\x00", b"\xff" * 12, b"\x05\xff\xff\xff\xff\xff", b"\x80\x80\x80\x80\x08"):
+        with socket.create_connection(("127.0.0.1", node.ports.abci), timeout=5) as conn:
+            conn.sendall(garbage)
+            conn.settimeout(5)
+            try:
+                assert conn.recv(1) == b""  # the app closed this connection
+            except ConnectionResetError:
+                pass
+    node.wait_for_height(start + 3)
+    assert node.app_proc is not None and node.app_proc.poll() is None
