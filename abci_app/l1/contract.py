@@ -1,0 +1,428 @@
+"""Bindings for the L1 Locking contract: artifacts, deployment, typed calls, event ABI.
+
+The event ABI below is written out by hand (and checked against the compiled
+ABI by a test) so the sidecar can decode logs without the build folder.
+Every wrapper that changes state sends one signed transaction per call (the
+`approve=True` helpers send an ERC-20 approve first) and returns the receipt;
+a call that would revert raises web3's `ContractCustomError` before sending.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, cast
+
+from eth_account import Account
+from eth_utils.crypto import keccak
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.types import BlockIdentifier, TxReceipt
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD_DIR = ROOT / "contracts" / "build"
+RECEIPT_TIMEOUT_S = 60.0
+
+# The seven events the chain mirrors, in the contract's exact order and types.
+_EVENT_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    "Locked": (
+        ("eventNonce", "uint64", True), ("sequencerId", "uint64", True),
+        ("owner", "address", False), ("signer", "address", False),
+        ("consensusKey", "bytes32", False), ("amount", "uint256", False),
+    ),
+    "LockIncreased": (
+        ("eventNonce", "uint64", True), ("sequencerId", "uint64", True),
+        ("amount", "uint256", False), ("newTotal", "uint256", False),
+    ),
+    "SignerChanged": (
+        ("eventNonce", "uint64", True), ("sequencerId", "uint64", True),
+        ("oldSigner", "address", False), ("newSigner", "address", False),
+    ),
+    "WithdrawalRequested": (
+        ("eventNonce", "uint64", True), ("sequencerId", "uint64", True),
+        ("amount", "uint256", False), ("remaining", "uint256", False),
+    ),
+    "UnlockInitiated": (
+        ("eventNonce", "uint64", True), ("sequencerId", "uint64", True),
+        ("amount", "uint256", False),
+    ),
+    "Released": (
+        ("eventNonce", "uint64", True), ("sequencerId", "uint64", True),
+        ("to", "address", False), ("amount", "uint256", False),
+    ),
+    "RewardsClaimed": (
+        ("eventNonce", "uint64", True), ("sequencerId", "uint64", True),
+        ("to", "address", False), ("amount", "uint256", False),
+    ),
+}  # fmt: skip
+
+EVENT_NAMES: tuple[str, ...] = tuple(_EVENT_FIELDS)
+EVENT_SIGNATURES: dict[str, str] = {
+    name: f"{name}({','.join(t for _, t, _ in fields)})" for name, fields in _EVENT_FIELDS.items()
+}
+# topic0 (keccak of the signature, 0x-hex) -> event name
+EVENT_TOPICS: dict[str, str] = {
+    "0x" + keccak(text=sig).hex(): name for name, sig in EVENT_SIGNATURES.items()
+}
+LOCKING_EVENT_ABI: list[dict[str, Any]] = [
+    {
+        "type": "event",
+        "name": name,
+        "anonymous": False,
+        "inputs": [
+            {"name": field, "type": typ, "indexed": indexed, "internalType": typ}
+            for field, typ, indexed in fields
+        ],
+    }
+    for name, fields in _EVENT_FIELDS.items()
+]
+
+
+class SequencerStatus(IntEnum):
+    """Mirrors `Locking.Status`."""
+
+    NONE = 0
+    ACTIVE = 1
+    UNLOCKING = 2
+    EXITED = 3
+
+
+@dataclass(frozen=True)
+class SequencerRecord:
+    sequencer_id: int
+    owner: str
+    signer: str
+    consensus_key: bytes  # 32 bytes
+    amount_wei: int
+    status: SequencerStatus
+
+
+@dataclass(frozen=True)
+class PendingWithdrawal:
+    amount_wei: int
+    releasable_at_s: int  # unix seconds, L1 block time
+
+
+@dataclass(frozen=True)
+class LockingDeployment:
+    w3: Web3
+    token: Contract
+    locking: Contract
+    deploy_block: int  # the block of the Locking deployment: where log scans may start
+
+    @property
+    def token_address(self) -> str:
+        return str(self.token.address)
+
+    @property
+    def locking_address(self) -> str:
+        return str(self.locking.address)
+
+
+@dataclass(frozen=True)
+class LockingLog:
+    """One decoded Locking event and where it sits on L1."""
+
+    name: str
+    nonce: int
+    sequencer_id: int
+    args: dict[str, Any]
+    block_number: int
+    block_hash: bytes
+    tx_hash: bytes
+    log_index: int
+
+
+class L1TxFailed(RuntimeError):
+    """A transaction was mined but reverted (status 0)."""
+
+
+# ---------------------------------------------------------------- artifacts and errors
+
+
+def load_artifact(name: str, build_dir: Path = BUILD_DIR) -> tuple[list[dict[str, Any]], str]:
+    """Returns (abi, 0x-prefixed creation bytecode) of a compiled contract."""
+    abi_path, bin_path = build_dir / f"{name}.abi", build_dir / f"{name}.bin"
+    if not abi_path.exists() or not bin_path.exists():
+        raise FileNotFoundError(f"{name} not built in {build_dir}: run ./scripts/compile-contracts")
+    abi: list[dict[str, Any]] = json.loads(abi_path.read_text())
+    return abi, "0x" + bin_path.read_text().strip()
+
+
+def compute_error_selector(signature: str) -> str:
+    """The 4-byte selector of a custom error, e.g. 'ZeroSigner()' -> '0x…' (10 chars)."""
+    return "0x" + keccak(text=signature).hex()[:8]
+
+
+def get_error_signatures(abi: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Maps each custom error's selector to its signature, e.g. 'NotOwner(uint64,address)'."""
+    return {
+        compute_error_selector(sig): sig
+        for sig in (
+            f"{e['name']}({','.join(i['type'] for i in e['inputs'])})"
+            for e in abi
+            if e["type"] == "error"
+        )
+    }
+
+
+def get_revert_name(abi: Sequence[dict[str, Any]], revert_data: str) -> str | None:
+    """The custom error name behind revert data ('0x' + selector + args), if known."""
+    signature = get_error_signatures(abi).get(revert_data[:10].lower())
+    return signature.split("(")[0] if signature else None
+
+
+# ---------------------------------------------------------------- transactions
+
+
+def send_transaction(w3: Web3, private_key: str, call: ContractFunction) -> TxReceipt:
+    """Signs and sends `call` from the key's account and waits for a successful receipt."""
+    account = Account.from_key(private_key)
+    tx = call.build_transaction(
+        {
+            "from": account.address,
+            "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+            "chainId": w3.eth.chain_id,
+        }
+    )
+    return _send_signed(w3, private_key, tx)
+
+
+def _send_signed(w3: Web3, private_key: str, tx: Any) -> TxReceipt:
+    signed = Account.sign_transaction(tx, private_key)
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)
+    if receipt["status"] != 1:
+        raise L1TxFailed(f"transaction {tx_hash.to_0x_hex()} reverted")
+    return receipt
+
+
+def deploy_contract(w3: Web3, private_key: str, name: str, *args: Any) -> tuple[Contract, int]:
+    """Deploys the compiled contract `name`; returns it and its deployment block."""
+    abi, bytecode = load_artifact(name)
+    account = Account.from_key(private_key)
+    tx = (
+        w3.eth.contract(abi=abi, bytecode=bytecode)
+        .constructor(*args)
+        .build_transaction(
+            {
+                "from": account.address,
+                "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+                "chainId": w3.eth.chain_id,
+            }
+        )
+    )
+    receipt = _send_signed(w3, private_key, tx)
+    address = receipt["contractAddress"]
+    contract = cast(Contract, w3.eth.contract(address=address, abi=abi))
+    return contract, int(receipt["blockNumber"])
+
+
+def deploy_locking(
+    w3: Web3,
+    admin_key: str,
+    *,
+    min_lock_wei: int,
+    max_lock_wei: int,
+    withdrawal_delay_s: int,
+    token_address: str | None = None,
+    token_name: str = "Seqset Stake",
+    token_symbol: str = "SSTK",
+) -> LockingDeployment:
+    """Deploys Locking (and a StakeToken owned by the admin unless `token_address` is given)."""
+    admin = Account.from_key(admin_key).address
+    if token_address is None:
+        token, _ = deploy_contract(w3, admin_key, "StakeToken", token_name, token_symbol, admin)
+    else:
+        token_abi, _ = load_artifact("StakeToken")
+        token = w3.eth.contract(address=Web3.to_checksum_address(token_address), abi=token_abi)
+    locking, block = deploy_contract(
+        w3, admin_key, "Locking", token.address, admin, min_lock_wei, max_lock_wei,
+        withdrawal_delay_s,
+    )  # fmt: skip
+    return LockingDeployment(w3=w3, token=token, locking=locking, deploy_block=block)
+
+
+def attach_locking(w3: Web3, locking_address: str, deploy_block: int = 0) -> LockingDeployment:
+    """Binds to an already deployed Locking contract and its token."""
+    abi, _ = load_artifact("Locking")
+    token_abi, _ = load_artifact("StakeToken")
+    locking = w3.eth.contract(address=Web3.to_checksum_address(locking_address), abi=abi)
+    token = w3.eth.contract(address=locking.functions.token().call(), abi=token_abi)
+    return LockingDeployment(w3=w3, token=token, locking=locking, deploy_block=deploy_block)
+
+
+# ---------------------------------------------------------------- token and admin calls
+
+
+def mint(dep: LockingDeployment, token_owner_key: str, to: str, amount_wei: int) -> TxReceipt:
+    """Mints StakeToken to `to` (only the token's owner may)."""
+    return send_transaction(dep.w3, token_owner_key, dep.token.functions.mint(to, amount_wei))
+
+
+def approve_locking(dep: LockingDeployment, key: str, amount_wei: int) -> TxReceipt:
+    """Lets the Locking contract pull `amount_wei` of the token from the key's account."""
+    call = dep.token.functions.approve(dep.locking.address, amount_wei)
+    return send_transaction(dep.w3, key, call)
+
+
+def set_whitelisted(dep: LockingDeployment, admin_key: str, owner: str, allowed: bool) -> TxReceipt:
+    call = dep.locking.functions.setWhitelisted(owner, allowed)
+    return send_transaction(dep.w3, admin_key, call)
+
+
+def set_lock_range(
+    dep: LockingDeployment, admin_key: str, min_lock_wei: int, max_lock_wei: int
+) -> TxReceipt:
+    call = dep.locking.functions.setLockRange(min_lock_wei, max_lock_wei)
+    return send_transaction(dep.w3, admin_key, call)
+
+
+def set_withdrawal_delay(dep: LockingDeployment, admin_key: str, delay_s: int) -> TxReceipt:
+    call = dep.locking.functions.setWithdrawalDelay(delay_s)
+    return send_transaction(dep.w3, admin_key, call)
+
+
+def grant_reward_distributor(dep: LockingDeployment, admin_key: str, account: str) -> TxReceipt:
+    role = dep.locking.functions.REWARD_DISTRIBUTOR().call()
+    return send_transaction(dep.w3, admin_key, dep.locking.functions.grantRole(role, account))
+
+
+# ---------------------------------------------------------------- owner and reward calls
+
+
+def lock(
+    dep: LockingDeployment,
+    owner_key: str,
+    signer: str,
+    consensus_key: bytes,
+    amount_wei: int,
+    *,
+    approve: bool = True,
+) -> TxReceipt:
+    """Makes the key's account a sequencer; with `approve`, approves the amount first."""
+    if approve:
+        approve_locking(dep, owner_key, amount_wei)
+    call = dep.locking.functions.lock(signer, consensus_key, amount_wei)
+    return send_transaction(dep.w3, owner_key, call)
+
+
+def increase_lock(
+    dep: LockingDeployment, owner_key: str, sequencer_id: int, amount_wei: int,
+    *, approve: bool = True,
+) -> TxReceipt:  # fmt: skip
+    if approve:
+        approve_locking(dep, owner_key, amount_wei)
+    call = dep.locking.functions.increaseLock(sequencer_id, amount_wei)
+    return send_transaction(dep.w3, owner_key, call)
+
+
+def change_signer(
+    dep: LockingDeployment, owner_key: str, sequencer_id: int, new_signer: str
+) -> TxReceipt:
+    call = dep.locking.functions.changeSigner(sequencer_id, new_signer)
+    return send_transaction(dep.w3, owner_key, call)
+
+
+def request_withdrawal(
+    dep: LockingDeployment, owner_key: str, sequencer_id: int, amount_wei: int
+) -> TxReceipt:
+    call = dep.locking.functions.requestWithdrawal(sequencer_id, amount_wei)
+    return send_transaction(dep.w3, owner_key, call)
+
+
+def initiate_unlock(dep: LockingDeployment, owner_key: str, sequencer_id: int) -> TxReceipt:
+    call = dep.locking.functions.initiateUnlock(sequencer_id)
+    return send_transaction(dep.w3, owner_key, call)
+
+
+def claim(dep: LockingDeployment, owner_key: str, sequencer_id: int) -> TxReceipt:
+    return send_transaction(dep.w3, owner_key, dep.locking.functions.claim(sequencer_id))
+
+
+def fund_rewards(
+    dep: LockingDeployment, funder_key: str, amount_wei: int, *, approve: bool = True
+) -> TxReceipt:
+    if approve:
+        approve_locking(dep, funder_key, amount_wei)
+    return send_transaction(dep.w3, funder_key, dep.locking.functions.fundRewards(amount_wei))
+
+
+def claim_rewards(
+    dep: LockingDeployment, distributor_key: str, sequencer_id: int, to: str, amount_wei: int
+) -> TxReceipt:
+    call = dep.locking.functions.claimRewards(sequencer_id, to, amount_wei)
+    return send_transaction(dep.w3, distributor_key, call)
+
+
+# ---------------------------------------------------------------- views and logs
+
+
+def get_sequencer(
+    dep: LockingDeployment, sequencer_id: int, block: BlockIdentifier = "latest"
+) -> SequencerRecord:
+    owner, signer, key, amount, status = dep.locking.functions.sequencers(sequencer_id).call(
+        block_identifier=block
+    )
+    return SequencerRecord(sequencer_id, owner, signer, bytes(key), amount, SequencerStatus(status))
+
+
+def get_all_sequencers(
+    dep: LockingDeployment, block: BlockIdentifier = "latest"
+) -> list[SequencerRecord]:
+    """Every sequencer as of `block`; read `get_event_nonce` at the same block for genesis."""
+    ids, owners, signers, keys, amounts, statuses = dep.locking.functions.listSequencers().call(
+        block_identifier=block
+    )
+    return [
+        SequencerRecord(i, o, s, bytes(k), a, SequencerStatus(st))
+        for i, o, s, k, a, st in zip(ids, owners, signers, keys, amounts, statuses, strict=True)
+    ]
+
+
+def get_event_nonce(dep: LockingDeployment, block: BlockIdentifier = "latest") -> int:
+    """The last event nonce emitted as of `block` (0 before the first event)."""
+    return int(dep.locking.functions.eventNonce().call(block_identifier=block))
+
+
+def get_pending_withdrawals(
+    dep: LockingDeployment, sequencer_id: int, block: BlockIdentifier = "latest"
+) -> list[PendingWithdrawal]:
+    amounts, times = dep.locking.functions.pendingWithdrawals(sequencer_id).call(
+        block_identifier=block
+    )
+    return [PendingWithdrawal(a, t) for a, t in zip(amounts, times, strict=True)]
+
+
+def get_locking_logs(dep: LockingDeployment, from_block: int, to_block: int) -> list[LockingLog]:
+    """The mirrored events emitted in [from_block, to_block], in L1 order."""
+    raw = dep.w3.eth.get_logs(
+        {
+            "address": dep.locking.address,
+            "fromBlock": from_block,
+            "toBlock": to_block,
+            "topics": [list(EVENT_TOPICS)],
+        }
+    )
+    decoded = []
+    for entry in raw:
+        name = EVENT_TOPICS["0x" + bytes(entry["topics"][0]).hex()]
+        event = getattr(dep.locking.events, name)().process_log(entry)
+        args = dict(event["args"])
+        decoded.append(
+            LockingLog(
+                name=name,
+                nonce=int(args["eventNonce"]),
+                sequencer_id=int(args["sequencerId"]),
+                args=args,
+                block_number=int(entry["blockNumber"]),
+                block_hash=bytes(entry["blockHash"]),
+                tx_hash=bytes(entry["transactionHash"]),
+                log_index=int(entry["logIndex"]),
+            )
+        )
+    return sorted(decoded, key=lambda log: (log.block_number, log.log_index))
