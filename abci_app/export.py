@@ -15,7 +15,7 @@ def export_genesis_file(home: Path, config: AppConfig) -> dict[str, Any]:
     db_dir = resolve_path(home, config.db_dir)
     if not db_dir.exists():
         raise HomeError(f"no app state at {db_dir}: has this node committed a block?")
-    genesis = json.loads((home / "config" / "genesis.json").read_text())
+    genesis: dict[str, Any] = json.loads((home / "config" / "genesis.json").read_text())
     store = StateStore(str(db_dir))
     try:
         if store.last_height == 0:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import coincurve
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from abci_app import chain
 from abci_app.config import CONFIG_RELATIVE_PATH, AppConfig, render_config

@@ -15,6 +15,7 @@ if str(_GEN) not in sys.path:
 
 from seqset.v1 import events_pb2 as events  # noqa: E402
 from seqset.v1 import relay_pb2 as relay  # noqa: E402
+from seqset.v1 import sidecar_pb2 as sidecar  # noqa: E402
 from tendermint.abci import types_pb2 as abci  # noqa: E402
 from tendermint.abci import types_pb2_grpc as abci_grpc  # noqa: E402
 from tendermint.crypto import keys_pb2 as crypto_keys  # noqa: E402
@@ -33,6 +34,7 @@ __all__ = [
     "events",
     "params",
     "relay",
+    "sidecar",
     "types",
     "validator",
 ]

@@ -25,10 +25,10 @@ from abci_app.store.kv import KVStore
 
 log = logging.getLogger("seqset.proposals")
 
-ACCEPT_PROPOSAL = pb.abci.ResponseProcessProposal.ACCEPT
-REJECT_PROPOSAL = pb.abci.ResponseProcessProposal.REJECT
-ACCEPT_EXTENSION = pb.abci.ResponseVerifyVoteExtension.ACCEPT
-REJECT_EXTENSION = pb.abci.ResponseVerifyVoteExtension.REJECT
+ACCEPT_PROPOSAL = int(pb.abci.ResponseProcessProposal.ACCEPT)
+REJECT_PROPOSAL = int(pb.abci.ResponseProcessProposal.REJECT)
+ACCEPT_EXTENSION = int(pb.abci.ResponseVerifyVoteExtension.ACCEPT)
+REJECT_EXTENSION = int(pb.abci.ResponseVerifyVoteExtension.REJECT)
 
 
 class ProposalHandler:
@@ -159,7 +159,7 @@ class ProposalHandler:
         return None
 
 
-ATTESTED_TX_INVALID_CODE = 90
+ATTESTED_TX_INVALID_CODE = InvalidAttestedTx.code
 
 
 def compute_tx_proto_size(tx: bytes) -> int:

@@ -11,6 +11,7 @@ import json
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 from abci_app import pb
 from abci_app.store.snapshot import SnapshotError, SnapshotRestorer, export_snapshot
@@ -19,8 +20,8 @@ from abci_app.store.state_store import StateStore
 log = logging.getLogger("seqset.snapshots")
 
 SNAPSHOT_FORMAT = 1
-_Offer = pb.abci.ResponseOfferSnapshot
-_Apply = pb.abci.ResponseApplySnapshotChunk
+_Offer: Any = pb.abci.ResponseOfferSnapshot
+_Apply: Any = pb.abci.ResponseApplySnapshotChunk
 
 
 class SnapshotManager:
@@ -89,7 +90,7 @@ class SnapshotManager:
             return pb.abci.ResponseLoadSnapshotChunk()
         return pb.abci.ResponseLoadSnapshotChunk(chunk=path.read_bytes())
 
-    def _offer(self, store: StateStore, req: pb.abci.RequestOfferSnapshot) -> _Offer:
+    def _offer(self, store: StateStore, req: pb.abci.RequestOfferSnapshot) -> Any:
         snap = req.snapshot
         if snap.format != SNAPSHOT_FORMAT:
             return _Offer(result=_Offer.REJECT_FORMAT)
@@ -106,7 +107,7 @@ class SnapshotManager:
         log.info("restoring snapshot at height %d (%d chunks)", snap.height, snap.chunks)
         return _Offer(result=_Offer.ACCEPT)
 
-    def _apply(self, req: pb.abci.RequestApplySnapshotChunk) -> _Apply:
+    def _apply(self, req: pb.abci.RequestApplySnapshotChunk) -> Any:
         if self._restoring is None:
             return _Apply(result=_Apply.ABORT)
         snap, app_hash, restorer = self._restoring

@@ -1,0 +1,57 @@
+"""The sequencer-set state machine: deterministic transitions over a KVStore.
+
+The ABCI layer decodes requests and calls these; nothing here does IO.
+
+Modules: block (finalize_block and the end-of-block order), l1events (attested
+L1 events), txs (tx auth and messages), txsign (signing digest), validators
+(CometBFT set and H+2 history), schedule (rotation, rewards), slashing
+(downtime, double sign), withdrawals (delay queue), genesis (init/export),
+query (abci_query paths, gRPC service), state/keys (typed storage), params.
+
+Encodings: state records are protobuf (proto/seqset/v1/state.proto) written
+with deterministic serialization; amounts are integer wei as canonical decimal
+strings; times are unix nanoseconds of block time; integers in keys are 8-byte
+big-endian. Error codes: abci_app.errors.ERROR_CODES.
+"""
+
+from abci_app.chain.block import finalize_block
+from abci_app.chain.genesis import export_genesis, init_chain, make_genesis_app_state
+from abci_app.chain.params import Params
+from abci_app.chain.query import QueryServicer, add_query_servicer, query
+from abci_app.chain.state import get_last_applied_l1_nonce, get_params
+from abci_app.chain.txs import RESERVED_PREFIX, check_tx
+from abci_app.chain.types import (
+    BlockInput,
+    BlockOutcome,
+    Event,
+    Misbehavior,
+    QueryResult,
+    TxOutcome,
+    ValidatorUpdate,
+    VoteInfo,
+)
+from abci_app.chain.validators import get_validator_set
+
+__all__ = [
+    "RESERVED_PREFIX",
+    "BlockInput",
+    "BlockOutcome",
+    "Event",
+    "Misbehavior",
+    "Params",
+    "QueryResult",
+    "QueryServicer",
+    "TxOutcome",
+    "ValidatorUpdate",
+    "VoteInfo",
+    "add_query_servicer",
+    "check_tx",
+    "export_genesis",
+    "finalize_block",
+    "get_last_applied_l1_nonce",
+    "get_params",
+    "get_validator_set",
+    "init_chain",
+    "make_genesis_app_state",
+    "query",
+]

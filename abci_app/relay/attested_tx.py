@@ -8,10 +8,10 @@ field, re-verifies each signature, and recomputes the events itself.
 
 import logging
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from abci_app import pb
-from abci_app.errors import AppError
+from abci_app.errors import InvalidAttestedTx
 from abci_app.relay.codec import AttestedEventsTx, decode_canonical, encode_message
 from abci_app.relay.extension import compute_event_entry_bytes
 from abci_app.relay.params import RelayParams
@@ -31,16 +31,6 @@ log = logging.getLogger("seqset.relay")
 ATTESTED_TX_PREFIX = b"\x00seqset-attest"
 # Tag byte of AttestedEventsTx.extended_commit_info (field 1, length-delimited).
 _COMMIT_TAG_BYTES = 1
-
-
-class InvalidAttestedTx(AppError):
-    """The attested-events tx does not match the votes it claims to carry."""
-
-    code: ClassVar[int] = 90
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def is_attested_tx(tx: bytes) -> bool:

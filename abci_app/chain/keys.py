@@ -1,0 +1,62 @@
+"""Every state key of the chain. Changing one changes the app hash: the golden
+test in tests/unit/chain/test_keys.py guards them.
+
+Integers in keys are 8-byte big-endian so that ascending key order is numeric order.
+"""
+
+PARAMS = b"chain/params"
+CHAIN_STATE = b"chain/state"
+TOTALS = b"chain/totals"
+SEQUENCER_PREFIX = b"chain/seq/"
+CONSENSUS_INDEX_PREFIX = b"chain/cons/"  # consensus address -> sequencer id
+ACCOUNT_PREFIX = b"chain/acct/"
+WITHDRAWAL_PREFIX = b"chain/wd/"
+SLASH_PREFIX = b"chain/slash/"
+L1_NOOP_PREFIX = b"chain/l1noop/"
+SIGNING_INFO_PREFIX = b"chain/sign/"
+EPOCH_PREFIX = b"chain/epoch/"
+VALSET_PREFIX = b"chain/valset/"
+
+
+def encode_u64(value: int) -> bytes:
+    return value.to_bytes(8, "big")
+
+
+def decode_u64(raw: bytes) -> int:
+    return int.from_bytes(raw, "big")
+
+
+def sequencer_key(sequencer_id: int) -> bytes:
+    return SEQUENCER_PREFIX + encode_u64(sequencer_id)
+
+
+def consensus_index_key(address: bytes) -> bytes:
+    return CONSENSUS_INDEX_PREFIX + address
+
+
+def account_key(address: bytes) -> bytes:
+    return ACCOUNT_PREFIX + address
+
+
+def withdrawal_key(withdrawal_id: int) -> bytes:
+    return WITHDRAWAL_PREFIX + encode_u64(withdrawal_id)
+
+
+def slash_key(slash_id: int) -> bytes:
+    return SLASH_PREFIX + encode_u64(slash_id)
+
+
+def l1_noop_key(nonce: int) -> bytes:
+    return L1_NOOP_PREFIX + encode_u64(nonce)
+
+
+def signing_info_key(sequencer_id: int) -> bytes:
+    return SIGNING_INFO_PREFIX + encode_u64(sequencer_id)
+
+
+def epoch_key(epoch: int) -> bytes:
+    return EPOCH_PREFIX + encode_u64(epoch)
+
+
+def valset_key(height: int) -> bytes:
+    return VALSET_PREFIX + encode_u64(height)

@@ -1,0 +1,121 @@
+"""Chain parameters: one validated Params value, set at genesis.
+
+Every fraction is basis points in [0, 10000]. Durations are whole seconds of
+block time. Amounts are integer wei. In JSON each parameter may be a number or
+a decimal string; export writes wei amounts (and power_reduction) as strings
+because they exceed JSON's safe integer range.
+"""
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from abci_app.chain.messages import state
+from abci_app.errors import ParamsError
+
+BPS_DENOMINATOR = 10_000
+# No duration may push a unix-nanosecond time past int64 (~2262).
+MAX_DURATION_S = 10**9
+MAX_SIGNED_BLOCKS_WINDOW = 100_000
+MAX_VALIDATORS_LIMIT = 10_000
+UINT256_MAX = 2**256 - 1
+_STRING_FIELDS = ("power_reduction", "min_lock_wei", "reward_per_l2_block_wei")
+
+
+@dataclass(frozen=True)
+class Params:
+    power_reduction: int = 10**18  # wei per unit of CometBFT voting power
+    max_validators: int = 100
+    min_lock_wei: int = 10**18
+    epoch_length: int = 100  # L2 blocks per epoch
+    rotation_timeout_s: int = 60
+    signed_blocks_window: int = 100
+    min_signed_bps: int = 5_000
+    downtime_jail_s: int = 600
+    downtime_slash_bps: int = 100
+    double_sign_slash_bps: int = 500
+    max_missed_productions: int = 3
+    missed_production_jail_s: int = 600
+    withdrawal_delay_s: int = 86_400
+    reward_per_l2_block_wei: int = 10**15
+    max_tx_bytes: int = 16_384
+    max_evidence_age_blocks: int = 100_000
+
+
+# (low, high) inclusive bounds per parameter.
+_BOUNDS: dict[str, tuple[int, int]] = {
+    "power_reduction": (1, UINT256_MAX),
+    "max_validators": (1, MAX_VALIDATORS_LIMIT),
+    "min_lock_wei": (1, UINT256_MAX),
+    "epoch_length": (1, 2**32),
+    "rotation_timeout_s": (1, MAX_DURATION_S),
+    "signed_blocks_window": (1, MAX_SIGNED_BLOCKS_WINDOW),
+    "min_signed_bps": (0, BPS_DENOMINATOR),
+    "downtime_jail_s": (0, MAX_DURATION_S),
+    "downtime_slash_bps": (0, BPS_DENOMINATOR),
+    "double_sign_slash_bps": (0, BPS_DENOMINATOR),
+    "max_missed_productions": (1, 2**31),
+    "missed_production_jail_s": (0, MAX_DURATION_S),
+    "withdrawal_delay_s": (0, MAX_DURATION_S),
+    "reward_per_l2_block_wei": (0, 10**40),
+    "max_tx_bytes": (256, 1 << 20),
+    "max_evidence_age_blocks": (1, 2**62),
+}
+
+
+def compute_param_int(name: str, raw: Any) -> int:
+    """Parse one parameter from JSON (int or decimal string) and check its bounds."""
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise ParamsError(f"app_state.params.{name}: expected an integer or decimal string")
+    if isinstance(raw, str):
+        if not raw.isascii() or not raw.isdigit() or (len(raw) > 1 and raw[0] == "0"):
+            raise ParamsError(f"app_state.params.{name}: {raw!r} is not a canonical decimal")
+        value = int(raw)
+    else:
+        value = raw
+    low, high = _BOUNDS[name]
+    if not low <= value <= high:
+        raise ParamsError(f"app_state.params.{name}: {value} is outside [{low}, {high}]")
+    return value
+
+
+def compute_params_from_json(doc: Any) -> Params:
+    """Defaults for missing keys; unknown keys are an error (they are usually typos)."""
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, Mapping):
+        raise ParamsError("app_state.params: expected an object")
+    names = [f.name for f in fields(Params)]
+    for key in sorted(doc):
+        if key not in names:
+            raise ParamsError(f"app_state.params.{key}: unknown parameter")
+    defaults = asdict(Params())
+    values = {n: compute_param_int(n, doc.get(n, defaults[n])) for n in names}
+    return Params(**values)
+
+
+def compute_params_json(params: Params) -> dict[str, int | str]:
+    out: dict[str, int | str] = {}
+    for name, value in asdict(params).items():
+        out[name] = str(value) if name in _STRING_FIELDS else int(value)
+    return out
+
+
+def compute_params_proto(params: Params) -> Any:
+    msg = state.Params()
+    for name, value in asdict(params).items():
+        setattr(msg, name, str(value) if name in _STRING_FIELDS else value)
+    return msg
+
+
+def compute_params_from_proto(msg: Any) -> Params:
+    values = {f.name: int(getattr(msg, f.name)) for f in fields(Params)}
+    return Params(**values)
+
+
+def compute_max_missed_blocks(params: Params) -> int:
+    """Missed votes tolerated in one window. min_signed rounds down, so the
+    tolerance rounds up: a validator is never jailed for a fraction of a vote."""
+    window = params.signed_blocks_window
+    min_signed = window * params.min_signed_bps // BPS_DENOMINATOR
+    return window - min_signed

@@ -1,0 +1,222 @@
+"""User transactions: authentication (check_tx and FinalizeBlock) and their effects.
+
+Checks, in order, each with its own code (abci_app.errors):
+  reserved relay prefix (10), size > max_tx_bytes (11), undecodable SignedTx or
+  TxBody (12), chain_id (14), unknown message (15), signature (13), account
+  nonce (16), unknown sequencer (17), signer is not the sequencer's (18), then
+  the message's own rules. FinalizeBlock re-runs all of them: CheckTx is not
+  consensus. Once authentication passes in a block, the nonce is consumed even
+  if the message then fails, so the same bytes can never be replayed.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped, unused-ignore]
+
+from abci_app.chain.messages import tx as tx_pb
+from abci_app.chain.params import Params
+from abci_app.chain.schedule import (
+    add_produced,
+    get_current_producer,
+    get_epoch_schedule,
+    put_epoch_schedule,
+)
+from abci_app.chain.slashing import reset_signing_info
+from abci_app.chain.state import (
+    ACTIVE,
+    JAILED,
+    TOMBSTONED,
+    get_account_nonce,
+    get_chain_state,
+    get_locked,
+    get_params,
+    get_sequencer,
+    put_account_nonce,
+    put_chain_state,
+    put_sequencer,
+)
+from abci_app.chain.txsign import recover_sender
+from abci_app.chain.types import Event, TxOutcome
+from abci_app.chain.validators import is_eligible_validator
+from abci_app.errors import (
+    AppError,
+    BadNonceError,
+    InsufficientLockError,
+    InvalidFieldError,
+    JailPeriodNotOverError,
+    L2ProgressBeyondEpochError,
+    NotActiveError,
+    NotJailedError,
+    NotScheduledProducerError,
+    ReservedPrefixError,
+    StaleL2ProgressError,
+    TombstonedError,
+    TxDecodeError,
+    TxTooLargeError,
+    UnauthorizedSignerError,
+    UnknownMessageError,
+    UnknownSequencerError,
+    WrongChainIdError,
+)
+from abci_app.store.kv import KVStore
+
+RESERVED_PREFIX = b"\x00seqset-attest"
+L2_BLOCK_HASH_BYTES = 32
+MESSAGE_KINDS = ("unjail", "l2_progress")
+
+
+@dataclass(frozen=True)
+class AuthenticatedTx:
+    sender: bytes
+    nonce: int
+    kind: str
+    msg: Any
+    seq: Any
+
+
+def decode_tx(raw: bytes, chain_id: str, params: Params) -> tuple[Any, Any]:
+    """Stateless checks: prefix, size, decoding, chain id, message kind."""
+    if raw.startswith(RESERVED_PREFIX):
+        raise ReservedPrefixError("tx: starts with the relay's reserved prefix")
+    if len(raw) > params.max_tx_bytes:
+        raise TxTooLargeError(f"tx: {len(raw)} bytes > max_tx_bytes {params.max_tx_bytes}")
+    signed, body = tx_pb.SignedTx(), tx_pb.TxBody()
+    try:
+        signed.ParseFromString(raw)
+        body.ParseFromString(signed.body)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise TxDecodeError(f"tx: not a SignedTx/TxBody ({exc})") from None
+    if body.chain_id != chain_id:
+        raise WrongChainIdError(f"tx.chain_id: {body.chain_id!r} != {chain_id!r}")
+    if body.WhichOneof("msg") not in MESSAGE_KINDS:
+        raise UnknownMessageError("tx.msg: no known message")
+    return signed, body
+
+
+def authenticate_tx(kv: KVStore, raw: bytes, chain_id: str, params: Params) -> AuthenticatedTx:
+    """All checks that do not depend on the message's own rules."""
+    signed, body = decode_tx(raw, chain_id, params)
+    sender = recover_sender(chain_id, bytes(signed.body), bytes(signed.signature))
+    expected = get_account_nonce(kv, sender)
+    if body.nonce != expected:
+        raise BadNonceError(f"tx.nonce: {body.nonce} != account nonce {expected}")
+    kind = str(body.WhichOneof("msg"))
+    msg = getattr(body, kind)
+    seq = get_sequencer(kv, msg.sequencer_id)
+    if seq is None:
+        raise UnknownSequencerError(f"{kind}.sequencer_id: no sequencer {msg.sequencer_id}")
+    if bytes(seq.signer) != sender:
+        raise UnauthorizedSignerError(
+            f"{kind}: signed by 0x{sender.hex()}, sequencer {seq.id}'s signer is "
+            f"0x{bytes(seq.signer).hex()}")
+    return AuthenticatedTx(sender, int(body.nonce), kind, msg, seq)
+
+
+# --- message rules: validation first, then the effect -----------------------------
+
+
+def validate_unjail(seq: Any, now_ns: int, params: Params) -> None:
+    # Verify the sequencer is jailed, not tombstoned, its time served and its lock sufficient
+    if seq.status == TOMBSTONED:
+        raise TombstonedError(f"unjail: sequencer {seq.id} is tombstoned")
+    if seq.status != JAILED:
+        raise NotJailedError(f"unjail: sequencer {seq.id} is not jailed")
+    if now_ns < seq.jailed_until_ns:
+        raise JailPeriodNotOverError(
+            f"unjail: jailed until {seq.jailed_until_ns} ns, block time {now_ns} ns")
+    if get_locked(seq) < params.min_lock_wei:
+        raise InsufficientLockError(
+            f"unjail: lock {get_locked(seq)} < min_lock {params.min_lock_wei}")
+
+
+def process_unjail(kv: KVStore, seq: Any) -> list[Event]:
+    seq.status = ACTIVE
+    seq.jailed_until_ns = 0
+    seq.missed_productions = 0
+    put_sequencer(kv, seq)
+    reset_signing_info(kv, seq.id)
+    return [Event("unjailed", [("sequencer_id", str(seq.id))])]
+
+
+def validate_l2_progress(kv: KVStore, seq: Any, msg: Any, params: Params) -> Any:
+    """Returns the current epoch's schedule."""
+    if len(msg.l2_block_hash) != L2_BLOCK_HASH_BYTES:
+        raise InvalidFieldError(f"l2_progress.l2_block_hash: expected 32 bytes, "
+                                f"got {len(msg.l2_block_hash)}")
+    if not is_eligible_validator(seq, params):
+        raise NotActiveError(f"l2_progress: sequencer {seq.id} is not active with power > 0")
+    chain = get_chain_state(kv)
+    if msg.l2_height <= chain.last_l2_height:
+        raise StaleL2ProgressError(
+            f"l2_progress.l2_height: {msg.l2_height} <= last reported {chain.last_l2_height}")
+    schedule = get_epoch_schedule(kv, chain.current_epoch)
+    if msg.l2_height > schedule.last_l2_height:
+        raise L2ProgressBeyondEpochError(
+            f"l2_progress.l2_height: {msg.l2_height} > epoch {schedule.epoch} end "
+            f"{schedule.last_l2_height}")
+    producer = get_current_producer(schedule)
+    if producer != seq.id:
+        raise NotScheduledProducerError(
+            f"l2_progress: sequencer {seq.id} is not the producer (sequencer {producer})")
+    return schedule
+
+
+def process_l2_progress(kv: KVStore, seq: Any, msg: Any, schedule: Any, now_ns: int) -> list[Event]:
+    chain = get_chain_state(kv)
+    add_produced(schedule, seq.id, msg.l2_height - chain.last_l2_height)
+    put_epoch_schedule(kv, schedule)
+    chain.last_l2_height = msg.l2_height
+    chain.last_l2_block_hash = msg.l2_block_hash
+    chain.last_progress_time_ns = now_ns
+    put_chain_state(kv, chain)
+    if seq.missed_productions:
+        seq.missed_productions = 0
+        put_sequencer(kv, seq)
+    return [Event("l2_progress", [("sequencer_id", str(seq.id)),
+                                  ("l2_height", str(msg.l2_height)),
+                                  ("l2_block_hash", bytes(msg.l2_block_hash).hex())])]
+
+
+def validate_message(kv: KVStore, auth: AuthenticatedTx, now_ns: int, params: Params) -> Any:
+    if auth.kind == "unjail":
+        validate_unjail(auth.seq, now_ns, params)
+        return None
+    return validate_l2_progress(kv, auth.seq, auth.msg, params)
+
+
+def apply_message(
+    kv: KVStore, auth: AuthenticatedTx, checked: Any, now_ns: int
+) -> list[Event]:
+    if auth.kind == "unjail":
+        return process_unjail(kv, auth.seq)
+    return process_l2_progress(kv, auth.seq, auth.msg, checked, now_ns)
+
+
+# --- entry points --------------------------------------------------------------------------
+
+
+def check_tx(kv: KVStore, raw: bytes, chain_id: str) -> TxOutcome:
+    """CheckTx against the mempool overlay `kv`; on success only the nonce is bumped."""
+    try:
+        params = get_params(kv)
+        auth = authenticate_tx(kv, raw, chain_id, params)
+        validate_message(kv, auth, int(get_chain_state(kv).last_block_time_ns), params)
+    except AppError as exc:
+        return TxOutcome(exc.code, exc.message)
+    put_account_nonce(kv, auth.sender, auth.nonce + 1)
+    return TxOutcome(0, "")
+
+
+def process_tx(kv: KVStore, raw: bytes, chain_id: str, now_ns: int, params: Params) -> TxOutcome:
+    """One tx of a block: a code on any rule broken, never an exception."""
+    try:
+        auth = authenticate_tx(kv, raw, chain_id, params)
+    except AppError as exc:
+        return TxOutcome(exc.code, exc.message)
+    put_account_nonce(kv, auth.sender, auth.nonce + 1)
+    try:
+        checked = validate_message(kv, auth, now_ns, params)
+    except AppError as exc:
+        return TxOutcome(exc.code, exc.message)
+    return TxOutcome(0, "", events=apply_message(kv, auth, checked, now_ns))

@@ -1,0 +1,142 @@
+"""CometBFT's validator set: the active, unjailed sequencers, top max_validators by power.
+
+Ordering and tie-break: power descending, then sequencer id ascending.
+Power is locked_wei // power_reduction (rounded down), capped so that the
+whole set stays under CometBFT's MaxTotalVotingPower.
+
+Timing: updates returned by FinalizeBlock at height H take effect at H+2, so
+the set computed at H is stored as the set that signs from H+2 on. A record is
+written only when the set changes; get_validator_set(h) reads the newest
+record at or below h. Records older than the one that covers H-2 are pruned.
+"""
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from abci_app.chain import keys
+from abci_app.chain.messages import state
+from abci_app.chain.params import Params
+from abci_app.chain.state import ACTIVE, get_locked, get_records, get_sequencers, put_record
+from abci_app.chain.types import Event, ValidatorUpdate
+from abci_app.store.kv import KVStore
+from abci_app.valset import ValidatorEntry, compute_consensus_address
+
+MAX_TOTAL_VOTING_POWER = (2**63 - 1) // 8  # CometBFT types.MaxTotalVotingPower
+# A pure function of the key: memoising it cannot affect determinism.
+_consensus_address = lru_cache(maxsize=65_536)(compute_consensus_address)
+VALIDATOR_UPDATE_DELAY = 2
+
+
+def compute_max_validator_power(params: Params) -> int:
+    return MAX_TOTAL_VOTING_POWER // params.max_validators
+
+
+def compute_power(locked_wei: int, params: Params) -> int:
+    return min(locked_wei // params.power_reduction, compute_max_validator_power(params))
+
+
+def is_eligible_validator(seq: Any, params: Params) -> bool:
+    return bool(seq.status == ACTIVE) and compute_power(get_locked(seq), params) > 0
+
+
+def compute_validator_set(sequencers: Sequence[Any], params: Params) -> list[ValidatorEntry]:
+    """Pure: the eligible sequencers, sorted by (power desc, id asc), top max_validators."""
+    cap = compute_max_validator_power(params)
+    entries = []
+    for seq in sequencers:
+        power = min(get_locked(seq) // params.power_reduction, cap)
+        if seq.status == ACTIVE and power > 0:
+            pub_key = bytes(seq.consensus_pubkey)
+            entries.append(ValidatorEntry(_consensus_address(pub_key), pub_key, power, int(seq.id)))
+    entries.sort(key=lambda e: (-e.power, e.sequencer_id))
+    return entries[: params.max_validators]
+
+
+def compute_validator_diff(
+    old: Sequence[ValidatorEntry], new: Sequence[ValidatorEntry]
+) -> list[ValidatorUpdate]:
+    """Changes only: removals as power 0, new or re-powered validators; sorted by key."""
+    old_power = {e.pub_key: e.power for e in old}
+    new_power = {e.pub_key: e.power for e in new}
+    updates = [ValidatorUpdate(pk, 0) for pk in sorted(old_power) if pk not in new_power]
+    updates += [
+        ValidatorUpdate(pk, new_power[pk])
+        for pk in sorted(new_power)
+        if old_power.get(pk) != new_power[pk]
+    ]
+    updates.sort(key=lambda u: u.pub_key)
+    return updates
+
+
+def _entries_from_record(record: Any) -> list[ValidatorEntry]:
+    return [
+        ValidatorEntry(bytes(v.address), bytes(v.pub_key), int(v.power), int(v.sequencer_id))
+        for v in record.validators
+    ]
+
+
+def _records(kv: KVStore) -> list[Any]:
+    return get_records(kv, keys.VALSET_PREFIX, state.ValidatorSetRecord)
+
+
+def get_validator_set(kv: KVStore, height: int) -> list[ValidatorEntry]:
+    """The set that signs blocks at `height`; [] before the first stored set."""
+    chosen = None
+    for record in _records(kv):
+        if record.height > height:
+            break
+        chosen = record
+    return [] if chosen is None else _entries_from_record(chosen)
+
+
+def get_latest_validator_set(kv: KVStore) -> list[ValidatorEntry]:
+    records = _records(kv)
+    return [] if not records else _entries_from_record(records[-1])
+
+
+def put_validator_set(kv: KVStore, height: int, entries: Sequence[ValidatorEntry]) -> None:
+    record = state.ValidatorSetRecord(
+        height=height,
+        validators=[
+            state.Validator(address=e.address, pub_key=e.pub_key, power=e.power,
+                            sequencer_id=e.sequencer_id)
+            for e in entries
+        ],
+    )
+    put_record(kv, keys.valset_key(height), record)
+
+
+def prune_validator_sets(kv: KVStore, height: int) -> None:
+    """Keep every record that covers a height >= height - 2."""
+    records = _records(kv)
+    floor = height - VALIDATOR_UPDATE_DELAY
+    for record, successor in zip(records, records[1:], strict=False):
+        if successor.height <= floor:
+            kv.delete(keys.valset_key(record.height))
+
+
+def process_validator_updates(
+    kv: KVStore, height: int, params: Params
+) -> tuple[list[ValidatorUpdate], list[Event]]:
+    """Diff the eligible set against the last set sent to CometBFT.
+
+    An empty set is never sent: CometBFT halts on it. Instead the previous set
+    stays (jailed members keep signing until someone becomes eligible again).
+    """
+    new = compute_validator_set(get_sequencers(kv), params)
+    old = get_latest_validator_set(kv)
+    events: list[Event] = []
+    if not new:
+        events.append(Event("validator_set_kept", [("reason", "no eligible sequencer")]))
+        prune_validator_sets(kv, height)
+        return [], events
+    updates = compute_validator_diff(old, new)
+    if updates:
+        put_validator_set(kv, height + VALIDATOR_UPDATE_DELAY, new)
+        events.append(Event("validator_set_changed", [
+            ("effective_height", str(height + VALIDATOR_UPDATE_DELAY)),
+            ("updates", str(len(updates))),
+        ]))
+    prune_validator_sets(kv, height)
+    return updates, events

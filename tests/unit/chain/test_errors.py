@@ -1,0 +1,30 @@
+"""The error table: codes are consensus, so they are pinned here."""
+
+from abci_app.errors import ERROR_CODES, AppError, InsufficientLockError
+
+
+def test_error_codes_are_pinned() -> None:
+    assert {code: name for code, (name, _) in ERROR_CODES.items()} == {
+        1: "AppError", 2: "GenesisError", 3: "ParamsError", 10: "ReservedPrefixError",
+        11: "TxTooLargeError", 12: "TxDecodeError", 13: "BadSignatureError",
+        14: "WrongChainIdError", 15: "UnknownMessageError", 16: "BadNonceError",
+        17: "UnknownSequencerError", 18: "UnauthorizedSignerError", 19: "InvalidFieldError",
+        20: "NotJailedError", 21: "JailPeriodNotOverError", 22: "TombstonedError",
+        23: "InsufficientLockError", 24: "NotActiveError", 30: "StaleL2ProgressError",
+        31: "L2ProgressBeyondEpochError", 32: "NotScheduledProducerError",
+        40: "L1NonceGapError", 41: "L1NonceDuplicateError", 42: "SequencerExistsError",
+        43: "ConsensusKeyInUseError", 44: "InvalidAmountError", 45: "EmptyL1EventError",
+        46: "ReleaseExceedsReleasableError", 47: "ClaimExceedsRewardsError",
+        60: "QueryNotFoundError", 61: "QueryBadRequestError", 90: "InvalidAttestedTx",
+    }
+
+
+def test_every_error_has_a_description() -> None:
+    assert all(description for _, description in ERROR_CODES.values())
+
+
+def test_error_carries_code_and_message() -> None:
+    err = InsufficientLockError("requested 5 would leave 1 < min_lock 2")
+    assert isinstance(err, AppError)
+    assert err.code == 23
+    assert str(err) == err.message == "requested 5 would leave 1 < min_lock 2"

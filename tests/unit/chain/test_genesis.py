@@ -1,0 +1,136 @@
+"""Genesis: validation with one clear line per field, and export that restores the app hash."""
+
+import json
+from typing import Any
+
+import pytest
+
+from abci_app import chain
+from abci_app.chain.params import Params
+from abci_app.chain.schedule import get_current_producer, get_epoch_schedule
+from abci_app.chain.state import get_chain_state, get_totals
+from abci_app.errors import GenesisError, ParamsError
+from abci_app.store.kv import MemoryKV
+from tests.unit.chain.helpers import (
+    CHAIN_ID,
+    ETH,
+    GENESIS_TIME_NS,
+    compute_app_hash,
+    consensus_pubkey,
+    genesis_sequencer,
+    l1_event,
+    l1_locked,
+    make_driver,
+    make_l2_progress_tx,
+)
+
+
+def _init(doc: Any) -> list[chain.ValidatorUpdate]:
+    raw = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+    return chain.init_chain(MemoryKV(), raw, CHAIN_ID, GENESIS_TIME_NS, 1)
+
+
+def _app_state(**overrides: Any) -> dict[str, Any]:
+    doc = chain.make_genesis_app_state([genesis_sequencer(1, 10 * ETH)])
+    doc.update(overrides)
+    return doc
+
+
+def test_genesis_returns_full_initial_validator_set() -> None:
+    updates = _init(chain.make_genesis_app_state(
+        [genesis_sequencer(1, 10 * ETH), genesis_sequencer(2, 3 * ETH)]))
+    assert updates == [chain.ValidatorUpdate(consensus_pubkey(1), 10),
+                       chain.ValidatorUpdate(consensus_pubkey(2), 3)]
+
+
+def test_missing_params_take_documented_defaults() -> None:
+    kv = MemoryKV()
+    doc = {"sequencers": _app_state()["sequencers"]}
+    chain.init_chain(kv, json.dumps(doc).encode(), CHAIN_ID, GENESIS_TIME_NS, 1)
+    assert chain.get_params(kv) == Params()
+
+
+def test_genesis_records_totals_and_chain_state() -> None:
+    kv = MemoryKV()
+    chain.init_chain(kv, json.dumps(_app_state(last_l1_nonce=7)).encode(), CHAIN_ID,
+                     GENESIS_TIME_NS, 5)
+    assert get_totals(kv)["total_locked_ever_wei"] == 10 * ETH
+    assert get_chain_state(kv).last_height == 4
+    assert chain.get_last_applied_l1_nonce(kv) == 7
+    assert chain.get_validator_set(kv, 5)[0].sequencer_id == 1
+
+
+@pytest.mark.parametrize(("mutate", "field"), [
+    (lambda d: d["sequencers"][0].update(owner="0x1234"), "sequencers[0].owner"),
+    (lambda d: d["sequencers"][0].update(signer=None), "sequencers[0].signer"),
+    (lambda d: d["sequencers"][0].update(consensus_pubkey="AAAA"), "consensus_pubkey"),
+    (lambda d: d["sequencers"][0].update(locked_wei="1.5"), "sequencers[0].locked_wei"),
+    (lambda d: d["sequencers"][0].update(locked_wei="1"), "sequencers[0].locked_wei"),
+    (lambda d: d["sequencers"][0].update(id=0), "sequencers[0].id"),
+    (lambda d: d["sequencers"][0].update(colour="red"), "sequencers[0].colour"),
+    (lambda d: d["sequencers"][0].pop("locked_wei"), "sequencers[0].locked_wei"),
+    (lambda d: d["sequencers"][0].update(status="sleeping"), "sequencers[0].status"),
+    (lambda d: d["sequencers"].append(dict(d["sequencers"][0])), "sequencers[1].id"),
+    (lambda d: d.update(sequencers=[]), "validator set would be empty"),
+    (lambda d: d.update(extra=1), "app_state.extra"),
+    (lambda d: d.update(last_l1_nonce=-1), "app_state.last_l1_nonce"),
+    (lambda d: d.update(state={"chain": {"bogus": 1}}), "app_state.state"),
+])
+def test_invalid_genesis_field_is_named(mutate: Any, field: str) -> None:
+    doc = _app_state()
+    mutate(doc)
+    with pytest.raises(GenesisError) as info:
+        _init(doc)
+    assert field in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"min_signed_bps": 10_001}, "min_signed_bps"),
+    ({"downtime_slash_bps": -1}, "downtime_slash_bps"),
+    ({"double_sign_slash_bps": 1.5}, "double_sign_slash_bps"),
+    ({"power_reduction": 0}, "power_reduction"),
+    ({"epoch_length": "ten"}, "epoch_length"),
+    ({"max_tx_bytes": True}, "max_tx_bytes"),
+    ({"max_validatorz": 3}, "max_validatorz"),
+])
+def test_invalid_params_are_rejected(params: dict[str, Any], field: str) -> None:
+    doc = _app_state()
+    doc["params"].update(params)
+    with pytest.raises(ParamsError) as info:
+        _init(doc)
+    assert f"app_state.params.{field}" in str(info.value)
+
+
+def test_invalid_json_is_rejected() -> None:
+    with pytest.raises(GenesisError, match="not valid JSON"):
+        _init(b"{not json")
+
+
+def test_export_then_init_reproduces_the_same_app_hash() -> None:
+    driver = make_driver([10 * ETH, 20 * ETH, 30 * ETH])
+    p = get_current_producer(get_epoch_schedule(driver.kv, 0))
+    driver.block(txs=[make_l2_progress_tx(p, 0, p, 10)], l1_events=[
+        l1_locked(1, 4, 5 * ETH),
+        l1_event(2, "withdrawal_requested", sequencer_id=4, amount_wei=str(2 * ETH)),
+        l1_event(3, "released", sequencer_id=4, to=b"\x01" * 20, amount_wei="1"),
+    ])
+    for _ in range(3):
+        driver.block()
+    exported = json.loads(json.dumps(chain.export_genesis(driver.kv, CHAIN_ID)))
+    restored = MemoryKV()
+    updates = chain.init_chain(restored, json.dumps(exported).encode(), CHAIN_ID, 0,
+                               driver.height + 1)
+    assert compute_app_hash(restored) == compute_app_hash(driver.kv)
+    assert restored.items() == driver.kv.items()
+    assert {u.pub_key for u in updates} == {e.pub_key for e in
+                                            chain.get_validator_set(driver.kv, driver.height + 1)}
+
+
+def test_invalid_exported_state_with_broken_totals_is_rejected() -> None:
+    driver = make_driver([10 * ETH])
+    driver.block()
+    exported = chain.export_genesis(driver.kv, CHAIN_ID)
+    exported["state"]["totals"]["total_locked_ever_wei"] = str(11 * ETH)
+    with pytest.raises(GenesisError, match="total_locked_ever_wei"):
+        _init(exported)

@@ -1,0 +1,35 @@
+"""Golden keys: changing a state key changes the app hash and breaks consensus."""
+
+from abci_app.chain import keys
+
+
+def test_key_prefixes_are_unchanged() -> None:
+    assert {
+        "PARAMS": keys.PARAMS, "CHAIN_STATE": keys.CHAIN_STATE, "TOTALS": keys.TOTALS,
+        "SEQUENCER_PREFIX": keys.SEQUENCER_PREFIX,
+        "CONSENSUS_INDEX_PREFIX": keys.CONSENSUS_INDEX_PREFIX,
+        "ACCOUNT_PREFIX": keys.ACCOUNT_PREFIX, "WITHDRAWAL_PREFIX": keys.WITHDRAWAL_PREFIX,
+        "SLASH_PREFIX": keys.SLASH_PREFIX, "L1_NOOP_PREFIX": keys.L1_NOOP_PREFIX,
+        "SIGNING_INFO_PREFIX": keys.SIGNING_INFO_PREFIX, "EPOCH_PREFIX": keys.EPOCH_PREFIX,
+        "VALSET_PREFIX": keys.VALSET_PREFIX,
+    } == {
+        "PARAMS": b"chain/params", "CHAIN_STATE": b"chain/state", "TOTALS": b"chain/totals",
+        "SEQUENCER_PREFIX": b"chain/seq/", "CONSENSUS_INDEX_PREFIX": b"chain/cons/",
+        "ACCOUNT_PREFIX": b"chain/acct/", "WITHDRAWAL_PREFIX": b"chain/wd/",
+        "SLASH_PREFIX": b"chain/slash/", "L1_NOOP_PREFIX": b"chain/l1noop/",
+        "SIGNING_INFO_PREFIX": b"chain/sign/", "EPOCH_PREFIX": b"chain/epoch/",
+        "VALSET_PREFIX": b"chain/valset/",
+    }
+
+
+def test_record_keys_encode_integers_big_endian() -> None:
+    assert keys.sequencer_key(258) == b"chain/seq/\x00\x00\x00\x00\x00\x00\x01\x02"
+    assert keys.valset_key(1) < keys.valset_key(256)
+    assert keys.account_key(b"\xaa" * 20) == b"chain/acct/" + b"\xaa" * 20
+
+
+def test_no_prefix_is_a_prefix_of_another() -> None:
+    prefixes = [v for k, v in vars(keys).items() if k.endswith("_PREFIX")]
+    for a in prefixes:
+        for b in prefixes:
+            assert a == b or not b.startswith(a)
