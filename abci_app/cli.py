@@ -126,5 +126,66 @@ def export_cmd(home: Path, out_path: Path | None) -> None:
         click.echo(f"wrote {out_path} at height {genesis['initial_height']}")
 
 
+@main.command()
+@home_option
+@click.option("--l1-rpc", default=None, help="Override [sidecar] l1_rpc_url.")
+@click.option("--contract", default=None, help="Override [sidecar] contract_address.")
+@friendly_errors
+def sidecar(home: Path, l1_rpc: str | None, contract: str | None) -> None:
+    """Watch the L1 Locking contract and serve confirmed events to this validator's app."""
+    from abci_app.config import read_toml_section
+    from abci_app.l1.sidecar import parse_sidecar_config, run_sidecar, validate_sidecar_config
+    from abci_app.runner import setup_logging
+
+    section = dict(read_toml_section(home, "sidecar"))
+    if l1_rpc:
+        section["l1_rpc_url"] = l1_rpc
+    if contract:
+        section["contract_address"] = contract
+    config = validate_sidecar_config(parse_sidecar_config(section))
+    setup_logging(load_config(home).log_level)
+    run_sidecar(str(home), config)
+
+
+@main.group()
+def genesis() -> None:
+    """Build genesis files."""
+
+
+@genesis.command(name="from-l1")
+@click.option("--rpc", "rpc_url", required=True, help="L1 JSON-RPC URL.")
+@click.option("--contract", "contract_address", required=True, help="Locking contract address.")
+@click.option("--block", "block", required=True, type=click.IntRange(min=0),
+              help="Read the contract's state at this L1 block.")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write app_state into this home's config/genesis.json.")
+@click.option("--params", "params_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="JSON file of chain parameters (defaults otherwise).")
+@friendly_errors
+def genesis_from_l1(rpc_url: str, contract_address: str, block: int, home: Path | None,
+                    params_file: Path | None) -> None:
+    """The initial sequencer set from the Locking contract's state at an L1 block."""
+    from web3 import Web3
+
+    from abci_app.l1.contract import attach_locking
+    from abci_app.l1.genesis import build_app_state_from_l1
+
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 20}))
+    if not w3.is_connected():
+        raise click.ClickException(f"cannot reach the L1 RPC at {rpc_url}")
+    if not Web3.is_address(contract_address):
+        raise click.ClickException(f"--contract is not an address: {contract_address!r}")
+    params = json.loads(params_file.read_text()) if params_file else None
+    app_state = build_app_state_from_l1(attach_locking(w3, contract_address), block, params)
+    if home is None:
+        click.echo(json.dumps(app_state, indent=2))
+        return
+    path = home / "config" / "genesis.json"
+    doc = json.loads(path.read_text())
+    doc["app_state"] = app_state
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    click.echo(f"wrote {len(app_state['sequencers'])} sequencers from L1 block {block} to {path}")
+
+
 if __name__ == "__main__":
     main()

@@ -59,13 +59,16 @@ class Anvil:
         chain_id: int = ANVIL_CHAIN_ID,
         startup_timeout_s: float = 20.0,
         binary: Path = ANVIL_BIN,
+        state_file: Path | None = None,
+        port: int = 0,
     ) -> None:
         self.block_time_s = block_time_s
         self.account_count = accounts
         self.chain_id = chain_id
         self.startup_timeout_s = startup_timeout_s
         self.binary = binary
-        self.port = 0
+        self.port = port
+        self.state_file = state_file  # anvil loads it on start and dumps to it on exit
         self.accounts: list[DevAccount] = []
         self._proc: subprocess.Popen[bytes] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -166,7 +169,7 @@ class Anvil:
         tmp = Path(self._tmp.name)
         config_out = tmp / "anvil-config.json"
         config_out.unlink(missing_ok=True)
-        self.port = compute_free_port()
+        self.port = self.port or compute_free_port()
         args = [
             str(self.binary),
             "--host", "127.0.0.1",
@@ -179,8 +182,12 @@ class Anvil:
         ]  # fmt: skip
         if self.block_time_s is not None:
             args += ["--block-time", str(self.block_time_s)]
+        if self.state_file is not None:
+            args += ["--state", str(self.state_file)]
         log = (tmp / "anvil.log").open("wb")
-        self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        # Its own session: a terminal's Ctrl-C must not reach it before we stop it.
+        self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
         self._w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 10}))
         self._wait_until_ready(tmp / "anvil.log")

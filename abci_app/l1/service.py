@@ -1,0 +1,108 @@
+"""The sidecar's gRPC service `seqset.v1.Sidecar`: Observed and Status.
+
+Handlers only read the `ObservedLog` and a status snapshot; they never touch
+L1, so an answer takes microseconds whatever L1 is doing.
+"""
+
+from __future__ import annotations
+
+import logging
+import stat
+from collections.abc import Callable
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from abci_app import pb
+from abci_app.l1.view import ObservedLog
+
+log = logging.getLogger("seqset.sidecar.service")
+
+# Until pb exports `sidecar`, import it by name (pb has put _gen on sys.path).
+sidecar_pb: Any = pb.sidecar
+
+SERVICE_NAME = "seqset.v1.Sidecar"
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+class ListenError(Exception):
+    """The sidecar cannot listen on the configured address."""
+
+
+def compute_grpc_target(address: str) -> str:
+    """A gRPC target from our address forms: unix:/p, unix:///p, tcp://h:p or h:p."""
+    if address.startswith("tcp://"):
+        return address[len("tcp://") :]
+    if address.startswith("unix://") and not address.startswith("unix:///"):
+        raise ListenError(f"unix address must be absolute: {address!r}")
+    return address
+
+
+def compute_unix_path(target: str) -> Path | None:
+    if not target.startswith("unix:"):
+        return None
+    return Path(target[len("unix://") :] if target.startswith("unix://") else target[5:])
+
+
+def build_observed_handler(view: ObservedLog) -> Callable[[Any, grpc.ServicerContext], Any]:
+    def observed(request: Any, context: grpc.ServicerContext) -> Any:
+        batch = view.get_after(request.after_nonce, request.max_events, request.max_bytes)
+        return sidecar_pb.ObservedResponse(
+            events=batch.events, confirmed_l1_height=batch.confirmed_height,
+            last_observed_nonce=batch.last_nonce)  # fmt: skip
+
+    return observed
+
+
+def build_sidecar_handler(
+    view: ObservedLog, get_status: Callable[[], Any]
+) -> grpc.GenericRpcHandler:
+    methods = {
+        "Observed": grpc.unary_unary_rpc_method_handler(
+            build_observed_handler(view),
+            request_deserializer=sidecar_pb.ObservedRequest.FromString,
+            response_serializer=sidecar_pb.ObservedResponse.SerializeToString,
+        ),
+        "Status": grpc.unary_unary_rpc_method_handler(
+            lambda request, context: get_status(),
+            request_deserializer=sidecar_pb.StatusRequest.FromString,
+            response_serializer=sidecar_pb.StatusResponse.SerializeToString,
+        ),
+    }
+    return grpc.method_handlers_generic_handler(SERVICE_NAME, methods)
+
+
+def remove_stale_socket(path: Path) -> None:
+    """A socket file left by a previous run would make the bind fail."""
+    try:
+        if stat.S_ISSOCK(path.stat().st_mode):
+            path.unlink()
+    except FileNotFoundError:
+        return
+
+
+def start_sidecar_server(
+    address: str, view: ObservedLog, get_status: Callable[[], Any]
+) -> tuple[grpc.Server, str]:
+    """Starts the service; returns it and the bound target (the real port for `h:0`)."""
+    target = compute_grpc_target(address)
+    unix_path = compute_unix_path(target)
+    if unix_path is not None:
+        unix_path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_socket(unix_path)
+    options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=options)
+    server.add_generic_rpc_handlers((build_sidecar_handler(view, get_status),))
+    try:
+        port = server.add_insecure_port(target)
+    except RuntimeError as exc:
+        raise ListenError(f"cannot listen on {address}: {exc}") from exc
+    if unix_path is None and port == 0:
+        raise ListenError(f"cannot listen on {address}")
+    if unix_path is None:
+        target = f"{target.rsplit(':', 1)[0]}:{port}"
+    server.start()
+    log.info("sidecar gRPC service listening on %s", target)
+    return server, target
