@@ -188,6 +188,13 @@ class Localnet:
         self.nodes = [LocalNode(i, base / f"node{i}", ports[i], cometbft) for i in range(size)]
 
     def init(self, params: dict[str, Any] | None = None) -> None:
+        """Homes plus a genesis whose sequencers are the nodes themselves."""
+        sequencers = self.init_homes()
+        self.write_genesis(chain.make_genesis_app_state(sequencers, params))
+
+    def init_homes(self, extra_toml: Callable[[LocalNode], str] | None = None
+                   ) -> list[dict[str, Any]]:
+        """CometBFT homes, signer keys and seqset.toml; returns each node's sequencer entry."""
         shutil.rmtree(self.base, ignore_errors=True)
         self.base.mkdir(parents=True)
         sequencers = []
@@ -202,8 +209,11 @@ class Localnet:
                                               read_validator_pubkey(node.home), DEFAULT_LOCK_WEI))
             config = AppConfig(abci_address=abci, cometbft_binary=self.cometbft,
                                **self.app_overrides)
-            (node.home / CONFIG_RELATIVE_PATH).write_text(render_config(config))
-        app_state = chain.make_genesis_app_state(sequencers, params)
+            extra = extra_toml(node) if extra_toml else ""
+            (node.home / CONFIG_RELATIVE_PATH).write_text(render_config(config) + extra)
+        return sequencers
+
+    def write_genesis(self, app_state: dict[str, Any]) -> None:
         peers = ",".join(f"{read_node_id(self.cometbft, n.home)}@127.0.0.1:{n.ports.p2p}"
                          for n in self.nodes)
         for node in self.nodes:

@@ -237,3 +237,27 @@ class QueryServicer(query_grpc.QueryServicer):  # type: ignore[misc]
 def add_query_servicer(server: Any, get_kv: Callable[[], KVStore]) -> None:
     """Register the Query service on a grpc.Server."""
     query_grpc.add_QueryServicer_to_server(QueryServicer(get_kv), server)
+
+
+# The response message of each abci_query path, by its first segment(s).
+RESPONSE_TYPES: dict[str, Any] = {
+    "params": query_pb.QueryParamsResponse, "sequencer": query_pb.QuerySequencerResponse,
+    "sequencers": query_pb.QuerySequencersResponse,
+    "validators": query_pb.QueryValidatorsResponse,
+    "schedule": query_pb.QueryScheduleResponse, "epoch": query_pb.QueryEpochResponse,
+    "sequencer_at": query_pb.QuerySequencerAtResponse,
+    "withdrawals": query_pb.QueryWithdrawalsResponse,
+    "slashes": query_pb.QuerySlashesResponse, "account": query_pb.QueryAccountResponse,
+    "l1/last_nonce": query_pb.QueryL1LastNonceResponse,
+    "l1/noops": query_pb.QueryL1NoopsResponse, "totals": query_pb.QueryTotalsResponse,
+}
+
+
+def decode_query_value(path: str, value: bytes) -> Any:
+    """The query.proto message that `path` answers with, parsed from its value bytes."""
+    parts = [p for p in path.strip().split("/") if p]
+    head = "/".join(parts[:2]) if parts[:1] == ["l1"] else (parts[0] if parts else "")
+    message_type = RESPONSE_TYPES.get(head)
+    if message_type is None:
+        raise QueryBadRequestError(f"unknown query path {path!r}")
+    return message_type.FromString(value)

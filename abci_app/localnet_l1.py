@@ -1,0 +1,161 @@
+"""A localnet whose sequencers lock on a real L1: anvil, the Locking contract and one sidecar each.
+
+Genesis comes from the contract (`build_app_state_from_l1`), and from then on
+the chain learns of L1 only through attested events relayed by the sidecars.
+"""
+
+import base64
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from abci_app.chain.query import decode_query_value
+from abci_app.home import read_signer_key, read_validator_pubkey
+from abci_app.l1.anvil import Anvil, DevAccount
+from abci_app.l1.contract import (
+    LockingDeployment,
+    deploy_locking,
+    lock,
+    mint,
+    set_whitelisted,
+)
+from abci_app.l1.genesis import build_app_state_from_l1
+from abci_app.localnet import DEFAULT_COMETBFT, Localnet, LocalNode, free_ports, stop_process
+
+TOKEN = 10**18
+
+
+@dataclass(frozen=True)
+class L1Settings:
+    confirmations: int = 2
+    l1_block_time_s: int | None = 1  # None: anvil mines only on transactions (tests mine)
+    min_lock_wei: int = 100 * TOKEN
+    max_lock_wei: int = 100_000 * TOKEN
+    withdrawal_delay_s: int = 60
+    genesis_lock_wei: int = 1_000 * TOKEN
+    poll_interval_s: float = 0.3
+    spare_owners: int = 3  # funded, whitelisted accounts for sequencers that join later
+
+
+class L1Localnet:
+    def __init__(self, base: Path, size: int, *, block_time_ms: int = 500,
+                 settings: L1Settings | None = None, params: dict[str, Any] | None = None,
+                 chain_id: str = "seqset-localnet", cometbft: str = DEFAULT_COMETBFT,
+                 anvil_state: Path | None = None) -> None:
+        self.settings = settings or L1Settings()
+        self.params = params
+        self.sidecar_ports = free_ports(size)
+        self.net = Localnet(base / "nodes", size, chain_id=chain_id,
+                            block_time_ms=block_time_ms, cometbft=cometbft,
+                            app_overrides={"extend_vote_timeout_ms": 300})
+        self.anvil = Anvil(block_time_s=self.settings.l1_block_time_s,
+                           accounts=size + 1 + self.settings.spare_owners, state_file=anvil_state)
+        self.sidecars: list[subprocess.Popen[bytes] | None] = [None] * size
+        self.dep: LockingDeployment | None = None
+        self.genesis_block = 0
+
+    @property
+    def nodes(self) -> list[LocalNode]:
+        return self.net.nodes
+
+    @property
+    def admin(self) -> DevAccount:
+        return self.anvil.accounts[0]
+
+    def owner(self, index: int) -> DevAccount:
+        """The L1 account that owns sequencer `index + 1` (spares follow the validators)."""
+        return self.anvil.accounts[1 + index]
+
+    @property
+    def deployment(self) -> LockingDeployment:
+        if self.dep is None:
+            raise RuntimeError("L1Localnet.init() has not run")
+        return self.dep
+
+    def sidecar_address(self, index: int) -> str:
+        return f"127.0.0.1:{self.sidecar_ports[index]}"
+
+    # --- setup -------------------------------------------------------------------------
+
+    def init(self) -> None:
+        self.anvil.start()
+        s = self.settings
+        self.dep = deploy_locking(self.anvil.w3, self.admin.private_key,
+                                  min_lock_wei=s.min_lock_wei, max_lock_wei=s.max_lock_wei,
+                                  withdrawal_delay_s=s.withdrawal_delay_s)
+        for i in range(len(self.anvil.accounts) - 1):
+            owner = self.owner(i)
+            set_whitelisted(self.dep, self.admin.private_key, owner.address, True)
+            mint(self.dep, self.admin.private_key, owner.address, s.max_lock_wei)
+        self.net.init_homes(extra_toml=self._sidecar_toml)
+        for node in self.nodes:
+            signer, _ = read_signer_key(node.home)
+            lock(self.dep, self.owner(node.index).private_key, _checksum(signer),
+                 read_validator_pubkey(node.home), s.genesis_lock_wei)
+        self.genesis_block = int(self.anvil.w3.eth.block_number)
+        self.net.write_genesis(build_app_state_from_l1(self.dep, self.genesis_block, self.params))
+
+    def _sidecar_toml(self, node: LocalNode) -> str:
+        s = self.settings
+        return "\n[sidecar]\n" + "\n".join([
+            f'l1_rpc_url = "{self.anvil.url}"',
+            f'contract_address = "{self.deployment.locking_address}"',
+            f"start_block = {self.deployment.deploy_block}",
+            f"confirmations = {s.confirmations}",
+            f"poll_interval_s = {s.poll_interval_s}",
+            f'listen_address = "{self.sidecar_address(node.index)}"',
+        ]) + "\n"
+
+    def _app_toml_sidecar(self) -> None:
+        for node in self.nodes:
+            path = node.home / "config" / "seqset.toml"
+            text = path.read_text().replace(
+                'sidecar_address = ""', f'sidecar_address = "{self.sidecar_address(node.index)}"')
+            path.write_text(text)
+
+    # --- processes --------------------------------------------------------------------
+
+    def start_sidecar(self, index: int) -> None:
+        node = self.nodes[index]
+        self.sidecars[index] = node._spawn(
+            "sidecar", [sys.executable, "-m", "abci_app.cli", "sidecar", "--home", str(node.home)])
+
+    def stop_sidecar(self, index: int) -> None:
+        stop_process(self.sidecars[index])
+        self.sidecars[index] = None
+
+    def start(self) -> None:
+        self._app_toml_sidecar()
+        for i in range(len(self.nodes)):
+            self.start_sidecar(i)
+        self.net.start()
+
+    def stop(self) -> None:
+        self.net.stop()
+        for i in range(len(self.nodes)):
+            self.stop_sidecar(i)
+        self.anvil.stop()
+
+    # --- reading the chain --------------------------------------------------------------
+
+    def query(self, path: str, node: int = 0) -> Any:
+        """A chain query's answer: the query.proto response message for `path`."""
+        return query_node(self.nodes[node], path)
+
+    def last_applied_nonce(self, node: int = 0) -> int:
+        return int(self.query("/l1/last_nonce", node).nonce)
+
+
+def query_node(node: LocalNode, path: str) -> Any:
+    response = node.abci_query(path)
+    if response.get("code", 0) != 0:
+        raise RuntimeError(f"query {path} on node {node.index} failed: {response.get('log')}")
+    return decode_query_value(path, base64.b64decode(response.get("value") or ""))
+
+
+def _checksum(address: str) -> str:
+    from web3 import Web3
+
+    return str(Web3.to_checksum_address(address))

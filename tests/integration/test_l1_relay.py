@@ -1,0 +1,70 @@
+"""L1 events reach the chain only through attested vote extensions, on a real 4-validator net."""
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from abci_app.chain.messages import state
+from abci_app.l1 import contract
+from abci_app.localnet import wait_until
+from abci_app.localnet_l1 import TOKEN, L1Localnet
+
+SEQUENCER_STATUS_UNLOCKING = state.SEQUENCER_STATUS_UNLOCKING
+
+
+@pytest.fixture(scope="module")
+def l1net(tmp_path_factory: pytest.TempPathFactory, cometbft_binary: str) -> Iterator[L1Localnet]:
+    net = L1Localnet(tmp_path_factory.mktemp("l1net"), 4, block_time_ms=300,
+                     cometbft=cometbft_binary)
+    try:
+        net.init()
+        net.start()
+        net.net.wait_for_height(3)
+        yield net
+    finally:
+        net.stop()
+
+
+def wait_for_nonce(net: L1Localnet, nonce: int, what: str, timeout_s: float = 60) -> int:
+    """Waits until every node applied `nonce`; returns the chain height when node 0 did."""
+    for node in net.nodes:
+        wait_until(f"node {node.index} to apply L1 nonce {nonce} ({what})",
+                   lambda node=node: net.last_applied_nonce(node.index) >= nonce, timeout_s)
+    return net.nodes[0].height()
+
+
+def test_each_l1_event_reaches_chain_state(l1net: L1Localnet) -> None:
+    dep = l1net.deployment
+    owner = l1net.owner(0).private_key
+    start_nonce = l1net.last_applied_nonce()
+    assert start_nonce == contract.get_event_nonce(dep)  # genesis took the L1 state as is
+
+    steps = [
+        ("increase", lambda: contract.increase_lock(dep, owner, 1, 50 * TOKEN)),
+        ("signer change", lambda: contract.change_signer(dep, owner, 1, l1net.owner(5).address)),
+        ("partial withdrawal", lambda: contract.request_withdrawal(dep, owner, 1, 20 * TOKEN)),
+    ]
+    for offset, (name, send) in enumerate(steps, start=1):
+        receipt = send()
+        sent_height = l1net.nodes[0].height()
+        started = time.monotonic()
+        applied_height = wait_for_nonce(l1net, start_nonce + offset, name)
+        print(f"{name}: L1 block {receipt['blockNumber']}, applied within "
+              f"{applied_height - sent_height} chain blocks ({time.monotonic() - started:.1f}s, "
+              f"{l1net.settings.confirmations} L1 confirmations)")
+
+    sequencer = l1net.query("/sequencer/1").sequencer
+    assert int(sequencer.locked_wei) == (1_000 + 50 - 20) * TOKEN
+    assert bytes(sequencer.signer).hex() == l1net.owner(5).address.lower()[2:]
+    withdrawals = l1net.query("/withdrawals/1").withdrawals
+    assert [int(w.amount_wei) for w in withdrawals] == [20 * TOKEN]
+
+    contract.initiate_unlock(dep, l1net.owner(3).private_key, 4)
+    wait_for_nonce(l1net, start_nonce + 4, "unlock")
+    exiting = l1net.query("/sequencer/4").sequencer
+    assert exiting.status == SEQUENCER_STATUS_UNLOCKING and int(exiting.locked_wei) == 0
+    # Its power is gone from CometBFT's set two heights later; the other three go on.
+    wait_until("sequencer 4 to leave CometBFT's validator set",
+               lambda: len(l1net.nodes[0].rpc("validators")["validators"]) == 3, 30)
+    l1net.net.wait_for_height(l1net.nodes[0].height() + 3)
