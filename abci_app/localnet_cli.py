@@ -1,4 +1,8 @@
-"""`scripts/localnet up|down|status`: a network in .localnet/ that outlives the command."""
+"""`scripts/localnet up|down|status`: anvil, the Locking contract and N validators with sidecars.
+
+The network lives in .localnet/ and outlives the command; `down` stops it by
+PID (anvil saves its state), and `up` resumes it.
+"""
 
 import json
 import os
@@ -10,7 +14,8 @@ from typing import Any
 import click
 
 from abci_app.home import NodePorts
-from abci_app.localnet import PROJECT_ROOT, Localnet, WaitTimeout
+from abci_app.localnet import PROJECT_ROOT, WaitTimeout
+from abci_app.localnet_l1 import L1Localnet
 
 STATE_FILE = "localnet.json"
 
@@ -39,7 +44,7 @@ def _load(folder: Path) -> dict[str, Any] | None:
               default=PROJECT_ROOT / ".localnet", show_default=True)
 @click.pass_context
 def main(ctx: click.Context, folder: Path) -> None:
-    """Run a local seqset network of real cometbft validators."""
+    """Run a local seqset network: anvil with the Locking contract, validators and sidecars."""
     ctx.obj = folder
 
 
@@ -54,35 +59,56 @@ def up(folder: Path, validators: int, block_time_ms: int, fresh: bool) -> None:
     if state and any(_alive(int(p)) for p in state.get("pids", [])):
         click.echo(f"localnet already running in {folder}; `scripts/localnet status` shows it")
         return
+    folder.mkdir(parents=True, exist_ok=True)
+    anvil_state = folder / "anvil-state.json"
     if state and not fresh:
         net = _reopen(folder, state)
+        net.resume(state["locking_address"], int(state["deploy_block"]))
     else:
-        net = Localnet(folder / "nodes", validators, block_time_ms=block_time_ms)
+        anvil_state.unlink(missing_ok=True)
+        net = L1Localnet(folder, validators, block_time_ms=block_time_ms,
+                         anvil_state=anvil_state)
         net.init()
     try:
         net.start()
-        net.wait_for_height(2, timeout_s=120)
+        net.net.wait_for_height(2, timeout_s=120)
     except WaitTimeout as exc:
         net.stop()
         raise click.ClickException(f"{exc}; logs are in {folder}/nodes/node*/logs") from exc
     _save(folder, net)
-    click.echo(f"localnet of {len(net.nodes)} validators is up (chain {net.chain_id})")
+    _print_summary(net)
+
+
+def _print_summary(net: L1Localnet) -> None:
+    click.echo(f"localnet of {len(net.nodes)} validators is up (chain {net.net.chain_id})")
+    click.echo(f"  L1 (anvil): {net.anvil.url}  Locking contract {net.deployment.locking_address}")
     for node in net.nodes:
-        click.echo(f"  node{node.index}: rpc {node.rpc_url}  home {node.home}")
-    click.echo("stop it with: ./scripts/localnet down")
+        click.echo(f"  node{node.index}: rpc {node.rpc_url}  sidecar "
+                   f"{net.sidecar_address(node.index)}  home {node.home}")
+    click.echo("status: ./scripts/localnet status    stop: ./scripts/localnet down")
 
 
-def _save(folder: Path, net: Localnet) -> None:
-    pids = [p.pid for n in net.nodes for p in (n.app_proc, n.cometbft_proc) if p is not None]
-    nodes = [{"home": str(n.home), "p2p": n.ports.p2p, "rpc": n.ports.rpc, "abci": n.ports.abci}
-             for n in net.nodes]
-    _state_path(folder).write_text(json.dumps(
-        {"chain_id": net.chain_id, "pids": pids, "nodes": nodes}, indent=2))
+def _save(folder: Path, net: L1Localnet) -> None:
+    procs = [net.anvil._proc, *net.sidecars]
+    procs += [p for n in net.nodes for p in (n.app_proc, n.cometbft_proc)]
+    state = {
+        "chain_id": net.net.chain_id,
+        "pids": [p.pid for p in procs if p is not None],
+        "nodes": [{"p2p": n.ports.p2p, "rpc": n.ports.rpc, "abci": n.ports.abci}
+                  for n in net.nodes],
+        "sidecar_ports": net.sidecar_ports,
+        "anvil_port": net.anvil.port,
+        "locking_address": net.deployment.locking_address,
+        "deploy_block": net.deployment.deploy_block,
+    }
+    _state_path(folder).write_text(json.dumps(state, indent=2))
 
 
-def _reopen(folder: Path, state: dict[str, Any]) -> Localnet:
+def _reopen(folder: Path, state: dict[str, Any]) -> L1Localnet:
     ports = [NodePorts(n["p2p"], n["rpc"], n["abci"]) for n in state["nodes"]]
-    return Localnet(folder / "nodes", len(ports), chain_id=state["chain_id"], ports=ports)
+    return L1Localnet(folder, len(ports), chain_id=state["chain_id"], ports=ports,
+                      sidecar_ports=state["sidecar_ports"], anvil_port=state["anvil_port"],
+                      anvil_state=folder / "anvil-state.json")
 
 
 @main.command()
@@ -93,20 +119,21 @@ def down(folder: Path) -> None:
     if not state:
         click.echo("no localnet to stop")
         return
-    for pid in state.get("pids", []):
+    # Validators first, anvil last, so nothing watches an L1 that is gone.
+    for pid in reversed(state.get("pids", [])):
         try:
             os.killpg(int(pid), signal.SIGTERM)
         except ProcessLookupError:
             pass
     state["pids"] = []
     _state_path(folder).write_text(json.dumps(state, indent=2))
-    click.echo("localnet stopped")
+    click.echo("localnet stopped; `./scripts/localnet up` resumes it")
 
 
 @main.command()
 @click.pass_obj
 def status(folder: Path) -> None:
-    """Print each node's height and app hash."""
+    """Print each node's height, app hash and last applied L1 nonce."""
     state = _load(folder)
     if not state:
         click.echo("no localnet here; start one with ./scripts/localnet up")
@@ -115,8 +142,9 @@ def status(folder: Path) -> None:
     for node in net.nodes:
         try:
             info = node.rpc("status")["sync_info"]
+            nonce = net.last_applied_nonce(node.index)
             click.echo(f"node{node.index}: height {info['latest_block_height']} "
-                       f"app_hash {info['latest_app_hash'][:16]}")
+                       f"app_hash {info['latest_app_hash'][:16]} l1_nonce {nonce}")
         except OSError as exc:
             click.echo(f"node{node.index}: down ({exc})")
 

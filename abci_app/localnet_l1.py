@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from abci_app.chain.query import decode_query_value
-from abci_app.home import read_signer_key, read_validator_pubkey
+from abci_app.home import NodePorts, read_signer_key, read_validator_pubkey
 from abci_app.l1.anvil import Anvil, DevAccount
 from abci_app.l1.contract import (
     LockingDeployment,
+    attach_locking,
     deploy_locking,
     lock,
     mint,
@@ -43,15 +44,18 @@ class L1Localnet:
     def __init__(self, base: Path, size: int, *, block_time_ms: int = 500,
                  settings: L1Settings | None = None, params: dict[str, Any] | None = None,
                  chain_id: str = "seqset-localnet", cometbft: str = DEFAULT_COMETBFT,
-                 anvil_state: Path | None = None) -> None:
+                 anvil_state: Path | None = None, ports: list[NodePorts] | None = None,
+                 sidecar_ports: list[int] | None = None, anvil_port: int = 0) -> None:
+        """The port arguments reopen an existing network; by default free ports are picked."""
         self.settings = settings or L1Settings()
         self.params = params
-        self.sidecar_ports = free_ports(size)
+        self.sidecar_ports = sidecar_ports or free_ports(size)
         self.net = Localnet(base / "nodes", size, chain_id=chain_id,
                             block_time_ms=block_time_ms, cometbft=cometbft,
-                            app_overrides={"extend_vote_timeout_ms": 300})
+                            app_overrides={"extend_vote_timeout_ms": 300}, ports=ports)
         self.anvil = Anvil(block_time_s=self.settings.l1_block_time_s,
-                           accounts=size + 1 + self.settings.spare_owners, state_file=anvil_state)
+                           accounts=size + 1 + self.settings.spare_owners,
+                           state_file=anvil_state, port=anvil_port)
         self.sidecars: list[subprocess.Popen[bytes] | None] = [None] * size
         self.dep: LockingDeployment | None = None
         self.genesis_block = 0
@@ -96,6 +100,11 @@ class L1Localnet:
                  read_validator_pubkey(node.home), s.genesis_lock_wei)
         self.genesis_block = int(self.anvil.w3.eth.block_number)
         self.net.write_genesis(build_app_state_from_l1(self.dep, self.genesis_block, self.params))
+
+    def resume(self, locking_address: str, deploy_block: int) -> None:
+        """Restarts anvil from its saved state and binds to the deployed contract."""
+        self.anvil.start()
+        self.dep = attach_locking(self.anvil.w3, locking_address, deploy_block)
 
     def _sidecar_toml(self, node: LocalNode) -> str:
         s = self.settings
