@@ -44,7 +44,7 @@ class AbciSocketServer:
         self._address = address
         self._max_frame_bytes = max_frame_bytes
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self) -> None:
         kind, where = parse_listen_address(self._address)
@@ -68,16 +68,16 @@ class AbciSocketServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-        for task in list(self._connections):
-            task.cancel()
-        for task in list(self._connections):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # Closing the transports ends each connection's read loop cleanly.
+        for writer in list(self._connections.values()):
+            writer.close()
+        if self._connections:
+            await asyncio.wait(list(self._connections), timeout=5)
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections.add(task)
+        self._connections[task] = writer
         peer = writer.get_extra_info("peername") or "unix peer"
         log.info("ABCI connection opened from %s", peer)
         try:
@@ -87,7 +87,7 @@ class AbciSocketServer:
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             log.info("ABCI connection from %s lost: %s", peer, exc)
         finally:
-            self._connections.discard(task)
+            self._connections.pop(task, None)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
