@@ -64,6 +64,8 @@ def wait_until(what: str, check: Callable[[], Any], timeout_s: float,
             result = check()
             if result:
                 return result
+        except WaitTimeout:
+            raise  # the check saw the thing die: no point waiting longer
         except Exception as exc:  # the thing may not be up yet
             last_error = exc
         time.sleep(interval_s)

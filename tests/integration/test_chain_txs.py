@@ -1,0 +1,266 @@
+"""Signed chain txs through CometBFT's RPC on a real single-validator node.
+
+Every result is read back twice: through abci_query (one answer with a Merkle
+proof checked against the app hash in the next block's header) and through the
+seqset.v1.Query gRPC service. Mempool caching is off (cache_size = 0) so that
+a replayed tx reaches the app's CheckTx and is rejected by its nonce rule, not
+by CometBFT's duplicate cache.
+"""
+
+import base64
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from coincurve import PrivateKey
+
+from abci_app.chain import keys
+from abci_app.chain.messages import query, query_grpc
+from abci_app.chain.messages import tx as tx_pb
+from abci_app.chain.state import ACTIVE, JAILED
+from abci_app.chain.txsign import SECP256K1_N, sign_tx
+from abci_app.errors import (
+    BadNonceError,
+    BadSignatureError,
+    JailPeriodNotOverError,
+    NotActiveError,
+    StaleL2ProgressError,
+    UnauthorizedSignerError,
+)
+from abci_app.home import read_signer_key, set_toml_value
+from abci_app.localnet import Localnet, LocalNode, free_ports, wait_until
+from abci_app.store.proof import verify_proof
+
+SEQUENCER_ID = 1
+L2_BLOCK_HASH = bytes(range(32))
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def start_net(base: Path, cometbft: str, params: dict[str, Any] | None = None
+              ) -> tuple[Localnet, Any]:
+    """One validator with the gRPC query service on; returns (net, Query stub)."""
+    (grpc_port,) = free_ports(1)
+    address = f"127.0.0.1:{grpc_port}"
+    net = Localnet(base, 1, block_time_ms=200, cometbft=cometbft,
+                   app_overrides={"query_grpc_address": f"tcp://{address}"})
+    net.init(params=params)
+    config = net.nodes[0].home / "config" / "config.toml"
+    config.write_text(set_toml_value(config.read_text(), "mempool", "cache_size", "0"))
+    net.start()
+    net.wait_for_height(2, timeout_s=30)
+    channel = grpc.insecure_channel(address)
+    grpc.channel_ready_future(channel).result(timeout=15)
+    return net, query_grpc.QueryStub(channel)
+
+
+@pytest.fixture
+def make_net(tmp_path: Path, cometbft_binary: str
+             ) -> Iterator[Callable[[dict[str, Any] | None], tuple[Localnet, Any]]]:
+    nets: list[Localnet] = []
+
+    def make(params: dict[str, Any] | None = None) -> tuple[Localnet, Any]:
+        net, stub = start_net(tmp_path / f"net{len(nets)}", cometbft_binary, params)
+        nets.append(net)
+        return net, stub
+
+    yield make
+    for net in nets:
+        net.stop()
+
+
+def sign_body(node: LocalNode, nonce: int, private_key: bytes | None = None, **msg: Any) -> bytes:
+    """A SignedTx carrying one message (unjail=... or l2_progress=...)."""
+    body = tx_pb.TxBody(chain_id=chain_id_of(node), nonce=nonce, **msg)
+    return sign_tx(body, private_key if private_key is not None else signer_of(node)[1])
+
+
+def l2_progress(l2_height: int) -> dict[str, Any]:
+    return {"l2_progress": tx_pb.L2Progress(sequencer_id=SEQUENCER_ID, l2_height=l2_height,
+                                            l2_block_hash=L2_BLOCK_HASH)}
+
+
+def unjail() -> dict[str, Any]:
+    return {"unjail": tx_pb.Unjail(sequencer_id=SEQUENCER_ID)}
+
+
+def chain_id_of(node: LocalNode) -> str:
+    return str(node.rpc("status")["node_info"]["network"])
+
+
+def signer_of(node: LocalNode) -> tuple[bytes, bytes]:
+    address, private_key = read_signer_key(node.home)
+    return bytes.fromhex(address.removeprefix("0x")), private_key
+
+
+def compute_high_s_twin(raw: bytes) -> bytes:
+    """The same signature malleated to (r, n - s, v ^ 1): valid math, but high s."""
+    signed = tx_pb.SignedTx.FromString(raw)
+    sig = bytes(signed.signature)
+    s = int.from_bytes(sig[32:64], "big")
+    signed.signature = sig[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes((sig[64] ^ 1,))
+    return bytes(signed.SerializeToString(deterministic=True))
+
+
+def check_tx_code(node: LocalNode, raw: bytes) -> int:
+    return int(node.broadcast_tx(raw).get("code", 0))
+
+
+def deliver(node: LocalNode, raw: bytes) -> dict[str, Any]:
+    """broadcast_tx_sync, require CheckTx ok, wait for the block; returns /tx's result."""
+    result = node.broadcast_tx(raw)
+    assert int(result.get("code", 0)) == 0, f"CheckTx rejected: {result}"
+    found: dict[str, Any] = wait_until(
+        f"tx {result['hash']} to be included in a block",
+        lambda: node.rpc("tx", hash="0x" + result["hash"]), 15)
+    return found
+
+
+def abci_value(node: LocalNode, path: str, prove: bool = False, data: bytes = b""
+               ) -> tuple[dict[str, Any], bytes]:
+    response = node.abci_query(path, data, prove)
+    assert int(response.get("code", 0)) == 0, f"abci_query {path}: {response}"
+    return response, base64.b64decode(response.get("value") or "")
+
+
+def app_hash_after(node: LocalNode, height: int) -> bytes:
+    """The app hash committed by block `height` is in block height + 1's header."""
+    node.wait_for_height(height + 1, timeout_s=15)
+    return bytes.fromhex(node.rpc("header", height=height + 1)["header"]["app_hash"])
+
+
+def proof_of(response: dict[str, Any]) -> bytes:
+    (op,) = response["proofOps"]["ops"]
+    return base64.b64decode(op["data"])
+
+
+def compute_rfc3339_ns(text: str) -> int:
+    """CometBFT block time (RFC 3339, up to 9 fractional digits) as unix ns."""
+    main, _, rest = text.rstrip("Z").partition(".")
+    seconds = int(datetime.fromisoformat(main).replace(tzinfo=UTC).timestamp())
+    return seconds * 1_000_000_000 + int((rest or "0").ljust(9, "0")[:9])
+
+
+def get_sequencer(node: LocalNode) -> Any:
+    _, value = abci_value(node, f"/sequencer/{SEQUENCER_ID}")
+    return query.QuerySequencerResponse.FromString(value).sequencer
+
+
+def get_epoch(node: LocalNode) -> Any:
+    _, value = abci_value(node, "/epoch")
+    return query.QueryEpochResponse.FromString(value)
+
+
+def get_account_nonce(node: LocalNode, address: bytes) -> int:
+    _, value = abci_value(node, f"/account/0x{address.hex()}")
+    return int(query.QueryAccountResponse.FromString(value).account.nonce)
+
+
+# --- L2Progress, bad signatures, replay ----------------------------------------------------
+
+
+def test_l2_progress_is_applied_and_bad_signature_and_replay_are_rejected(
+    make_net: Callable[..., tuple[Localnet, Any]],
+) -> None:
+    net, stub = make_net()
+    node = net.nodes[0]
+    address, _ = signer_of(node)
+    epoch = get_epoch(node)
+    assert (epoch.producer_id, epoch.first_l2_height, epoch.last_l2_height_reported) == \
+        (SEQUENCER_ID, 1, 0)
+
+    # Before: the signer's account does not exist, and a proof says so.
+    before, _ = abci_value(node, "/key", prove=True, data=keys.account_key(address))
+    assert verify_proof(app_hash_after(node, int(before["height"])),
+                        keys.account_key(address), None, proof_of(before))
+
+    progress = sign_body(node, 0, **l2_progress(7))
+    assert check_tx_code(node, compute_high_s_twin(progress)) == BadSignatureError.code
+    forged = sign_body(node, 0, PrivateKey().secret, **l2_progress(7))
+    assert check_tx_code(node, forged) == UnauthorizedSignerError.code
+    assert get_account_nonce(node, address) == 0
+
+    included = deliver(node, progress)
+    height = int(included["height"])
+    assert int(included["tx_result"].get("code", 0)) == 0
+    event_types = [e["type"] for e in included["tx_result"]["events"]]
+    assert "l2_progress" in event_types
+
+    # The same signed bytes again: the app's nonce rule rejects them.
+    assert check_tx_code(node, progress) == BadNonceError.code
+    # A fresh nonce but an L2 height already reported is stale.
+    assert check_tx_code(node, sign_body(node, 1, **l2_progress(7))) == StaleL2ProgressError.code
+
+    # The block holding the progress changed the app hash.
+    assert app_hash_after(node, height) != app_hash_after(node, height - 1)
+
+    # abci_query: the progress, the consumed nonce (with a proof), the schedule.
+    epoch = get_epoch(node)
+    assert (epoch.last_l2_height_reported, epoch.producer_id) == (7, SEQUENCER_ID)
+    after, value = abci_value(node, f"/account/0x{address.hex()}", prove=True)
+    account = query.QueryAccountResponse.FromString(value).account
+    assert account.nonce == 1
+    assert verify_proof(app_hash_after(node, int(after["height"])), keys.account_key(address),
+                        account.SerializeToString(deterministic=True), proof_of(after))
+    _, value = abci_value(node, "/sequencer_at/7")
+    assert query.QuerySequencerAtResponse.FromString(value).sequencer_id == SEQUENCER_ID
+
+    # gRPC: the same answers.
+    grpc_epoch = stub.Epoch(query.QueryEpochRequest(), timeout=5)
+    assert (grpc_epoch.last_l2_height_reported, grpc_epoch.producer_id) == (7, SEQUENCER_ID)
+    assert stub.Account(query.QueryAccountRequest(address=address), timeout=5).account.nonce == 1
+    schedule = stub.Schedule(query.QueryScheduleRequest(), timeout=5)
+    assert [(p.sequencer_id, p.l2_blocks) for p in schedule.current.produced] == \
+        [(SEQUENCER_ID, 7)]
+
+
+# --- jail by missed production, then Unjail -----------------------------------------------
+
+# Two missed productions of 3 s each jail the only sequencer for 3 s. After Unjail it
+# has 2 * 3 s of block time before the next jail: ample time to read the state back.
+JAIL_PARAMS = {"rotation_timeout_s": 3, "max_missed_productions": 2,
+               "missed_production_jail_s": 3}
+
+
+def test_silent_sequencer_is_jailed_and_unjail_is_accepted_only_after_jail_time(
+    make_net: Callable[..., tuple[Localnet, Any]],
+) -> None:
+    net, stub = make_net(JAIL_PARAMS)
+    node = net.nodes[0]
+    address, _ = signer_of(node)
+    jailed = wait_until("the silent sequencer to be jailed for missed production",
+                        lambda: (s := get_sequencer(node)).status == JAILED and s, 20)
+
+    # Before jailed_until: Unjail (code 21) and L2Progress (code 24) are rejected.
+    release = sign_body(node, 0, **unjail())
+    assert check_tx_code(node, release) == JailPeriodNotOverError.code
+    assert check_tx_code(node, sign_body(node, 0, **l2_progress(1))) == NotActiveError.code
+
+    assert jailed.missed_productions == JAIL_PARAMS["max_missed_productions"]
+    # Nobody produces, but the jailed validator keeps signing: the set is never emptied.
+    assert get_epoch(node).producer_id == 0
+    _, value = abci_value(node, "/validators")
+    kept = query.QueryValidatorsResponse.FromString(value).validators
+    assert [v.sequencer_id for v in kept] == [SEQUENCER_ID]
+
+    wait_until(f"block time to pass jailed_until {jailed.jailed_until_ns}",
+               lambda: compute_rfc3339_ns(node.rpc("status")["sync_info"]["latest_block_time"])
+               >= jailed.jailed_until_ns, 20)
+    included = deliver(node, release)
+    assert int(included["tx_result"].get("code", 0)) == 0
+    assert "unjailed" in [e["type"] for e in included["tx_result"]["events"]]
+
+    # Read back: active again, the producer again, its nonce consumed.
+    seq = get_sequencer(node)
+    assert (seq.status, seq.jailed_until_ns, seq.missed_productions) == (ACTIVE, 0, 0)
+    wait_until("the unjailed sequencer to be re-elected producer",
+               lambda: get_epoch(node).producer_id == SEQUENCER_ID, 5)
+    assert get_account_nonce(node, address) == 1
+    grpc_seq = stub.Sequencer(query.QuerySequencerRequest(id=SEQUENCER_ID), timeout=5).sequencer
+    assert grpc_seq.status == ACTIVE
+    validators = stub.Validators(query.QueryValidatorsRequest(), timeout=5).validators
+    assert [v.sequencer_id for v in validators] == [SEQUENCER_ID]
