@@ -86,6 +86,8 @@ class L1Localnet:
     def init(self) -> None:
         self.anvil.start()
         s = self.settings
+        # Setup transactions mine at once; interval mining resumes when genesis is read.
+        self.anvil.set_automine(True)
         self.dep = deploy_locking(self.anvil.w3, self.admin.private_key,
                                   min_lock_wei=s.min_lock_wei, max_lock_wei=s.max_lock_wei,
                                   withdrawal_delay_s=s.withdrawal_delay_s)
@@ -100,6 +102,8 @@ class L1Localnet:
                  read_validator_pubkey(node.home), s.genesis_lock_wei)
         self.genesis_block = int(self.anvil.w3.eth.block_number)
         self.net.write_genesis(build_app_state_from_l1(self.dep, self.genesis_block, self.params))
+        if s.l1_block_time_s is not None:
+            self.anvil.rpc("evm_setIntervalMining", [s.l1_block_time_s])
 
     def resume(self, locking_address: str, deploy_block: int) -> None:
         """Restarts anvil from its saved state and binds to the deployed contract."""
