@@ -45,7 +45,7 @@ def set_toml_value(text: str, section: str, key: str, value: str) -> str:
     raise HomeError(f"config.toml has no key {key!r} in [{section or 'top level'}]")
 
 
-def _run_cometbft_init(cometbft: str, home: Path) -> None:
+def run_cometbft_init(cometbft: str, home: Path) -> None:
     try:
         subprocess.run([cometbft, "init", "--home", str(home)], check=True,
                        capture_output=True, text=True)
@@ -131,7 +131,7 @@ def init_home(home: Path, chain_id: str, moniker: str, cometbft: str, ports: Nod
     if (home / CONFIG_RELATIVE_PATH).exists():
         raise HomeError(f"{home} is already initialised (found {CONFIG_RELATIVE_PATH})")
     home.mkdir(parents=True, exist_ok=True)
-    _run_cometbft_init(cometbft, home)
+    run_cometbft_init(cometbft, home)
     abci_address = f"tcp://127.0.0.1:{ports.abci}"
     patch_cometbft_config(home, moniker, ports, abci_address, block_time_ms, transport)
     signer = create_signer_key(home)

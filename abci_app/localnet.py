@@ -25,11 +25,11 @@ from abci_app.config import CONFIG_RELATIVE_PATH, AppConfig, render_config
 from abci_app.home import (
     DEFAULT_LOCK_WEI,
     NodePorts,
-    _run_cometbft_init,
     create_signer_key,
     patch_cometbft_config,
     read_node_id,
     read_validator_pubkey,
+    run_cometbft_init,
     sequencer_entry,
     set_toml_value,
     write_genesis,
@@ -201,7 +201,7 @@ class Localnet:
         self.base.mkdir(parents=True)
         sequencers = []
         for node in self.nodes:
-            _run_cometbft_init(self.cometbft, node.home)
+            run_cometbft_init(self.cometbft, node.home)
             abci = f"tcp://127.0.0.1:{node.ports.abci}"
             patch_cometbft_config(node.home, f"node{node.index}", node.ports, abci,
                                   self.block_time_ms,
@@ -214,6 +214,29 @@ class Localnet:
             extra = extra_toml(node) if extra_toml else ""
             (node.home / CONFIG_RELATIVE_PATH).write_text(render_config(config) + extra)
         return sequencers
+
+    def add_home(self, ports: NodePorts, app_overrides: dict[str, Any] | None = None
+                 ) -> LocalNode:
+        """A new node's home with the network's genesis and peers (a full node to start)."""
+        node = LocalNode(len(self.nodes), self.base / f"node{len(self.nodes)}", ports,
+                         self.cometbft)
+        self.nodes.append(node)
+        run_cometbft_init(self.cometbft, node.home)
+        abci = f"tcp://127.0.0.1:{ports.abci}"
+        transport = str(self.app_overrides.get("transport", "socket"))
+        patch_cometbft_config(node.home, f"node{node.index}", ports, abci,
+                              self.block_time_ms, transport)
+        create_signer_key(node.home)
+        config = AppConfig(abci_address=abci, cometbft_binary=self.cometbft,
+                           **{**self.app_overrides, **(app_overrides or {})})
+        (node.home / CONFIG_RELATIVE_PATH).write_text(render_config(config))
+        first = self.nodes[0].home / "config"
+        shutil.copyfile(first / "genesis.json", node.home / "config" / "genesis.json")
+        peers = ",".join(f"{read_node_id(self.cometbft, n.home)}@127.0.0.1:{n.ports.p2p}"
+                         for n in self.nodes[:-1])
+        path = node.home / "config" / "config.toml"
+        path.write_text(set_toml_value(path.read_text(), "p2p", "persistent_peers", f'"{peers}"'))
+        return node
 
     def write_genesis(self, app_state: dict[str, Any]) -> None:
         peers = ",".join(f"{read_node_id(self.cometbft, n.home)}@127.0.0.1:{n.ports.p2p}"

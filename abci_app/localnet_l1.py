@@ -7,11 +7,14 @@ the chain learns of L1 only through attested events relayed by the sidecars.
 import base64
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from abci_app.chain.query import decode_query_value
+from abci_app.config import CONFIG_RELATIVE_PATH
 from abci_app.home import NodePorts, read_signer_key, read_validator_pubkey
 from abci_app.l1.anvil import Anvil, DevAccount
 from abci_app.l1.contract import (
@@ -95,7 +98,7 @@ class L1Localnet:
             owner = self.owner(i)
             set_whitelisted(self.dep, self.admin.private_key, owner.address, True)
             mint(self.dep, self.admin.private_key, owner.address, s.max_lock_wei)
-        self.net.init_homes(extra_toml=self._sidecar_toml)
+        self.net.init_homes(extra_toml=self.sidecar_toml)
         for node in self.nodes:
             signer, _ = read_signer_key(node.home)
             lock(self.dep, self.owner(node.index).private_key, _checksum(signer),
@@ -110,7 +113,7 @@ class L1Localnet:
         self.anvil.start()
         self.dep = attach_locking(self.anvil.w3, locking_address, deploy_block)
 
-    def _sidecar_toml(self, node: LocalNode) -> str:
+    def sidecar_toml(self, node: LocalNode) -> str:
         s = self.settings
         return "\n[sidecar]\n" + "\n".join([
             f'l1_rpc_url = "{self.anvil.url}"',
@@ -121,12 +124,29 @@ class L1Localnet:
             f'listen_address = "{self.sidecar_address(node.index)}"',
         ]) + "\n"
 
-    def _app_toml_sidecar(self) -> None:
+    def write_app_sidecar_addresses(self) -> None:
         for node in self.nodes:
             path = node.home / "config" / "seqset.toml"
             text = path.read_text().replace(
                 'sidecar_address = ""', f'sidecar_address = "{self.sidecar_address(node.index)}"')
             path.write_text(text)
+
+    def add_full_node(self) -> LocalNode:
+        """One more home with the same genesis and peers, plus its sidecar's config.
+
+        It runs as a full node until its sequencer locks on L1; it is stopped
+        with the rest of the network.
+        """
+        index = len(self.nodes)
+        p2p, rpc, abci, sidecar = free_ports(4)
+        node = self.net.add_home(NodePorts(p2p, rpc, abci),
+                                 app_overrides={"sidecar_address": f"127.0.0.1:{sidecar}"})
+        self.sidecar_ports.append(sidecar)
+        self.sidecars.append(None)
+        path = node.home / CONFIG_RELATIVE_PATH
+        path.write_text(path.read_text() + self.sidecar_toml(node))
+        assert node.index == index
+        return node
 
     # --- processes --------------------------------------------------------------------
 
@@ -140,10 +160,21 @@ class L1Localnet:
         self.sidecars[index] = None
 
     def start(self) -> None:
-        self._app_toml_sidecar()
+        self.write_app_sidecar_addresses()
         for i in range(len(self.nodes)):
             self.start_sidecar(i)
         self.net.start()
+
+    @contextmanager
+    def running(self, height: int = 3) -> Iterator["L1Localnet"]:
+        """Initialised, started and past `height`; stopped by PID on the way out."""
+        try:
+            self.init()
+            self.start()
+            self.net.wait_for_height(height)
+            yield self
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         self.net.stop()

@@ -8,7 +8,6 @@ is a fifth node that syncs as a full node, then locks on L1.
 import base64
 import importlib
 import re
-import shutil
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass
@@ -18,15 +17,10 @@ import grpc
 import pytest
 
 from abci_app import pb
-from abci_app.config import CONFIG_RELATIVE_PATH, AppConfig, render_config
+from abci_app.config import CONFIG_RELATIVE_PATH
 from abci_app.home import (
-    NodePorts,
-    _run_cometbft_init,
-    create_signer_key,
-    patch_cometbft_config,
     read_signer_key,
     read_validator_pubkey,
-    set_toml_value,
 )
 from abci_app.l1 import contract
 from abci_app.l1.client import SidecarClient
@@ -191,7 +185,7 @@ def byzantine_net(tmp_path_factory: pytest.TempPathFactory, cometbft_binary: str
     try:
         net.init()
         # Started piece by piece (not net.start()), so node 3's address is not rewritten.
-        net._app_toml_sidecar()
+        net.write_app_sidecar_addresses()
         liar_address = f"127.0.0.1:{free_ports(1)[0]}"
         set_app_sidecar_address(net.nodes[BYZANTINE], liar_address)
         for index in range(len(net.nodes)):
@@ -270,35 +264,6 @@ def test_byzantine_extensions_are_never_applied(
 # --- a fifth sequencer joins -------------------------------------------------------------
 
 
-def add_full_node(net: L1Localnet) -> LocalNode:
-    """A fifth home with the same genesis and peers; it runs as a full node until it locks."""
-    index = len(net.nodes)
-    p2p, rpc, abci, sidecar = free_ports(4)
-    node = LocalNode(index, net.net.base / f"node{index}", NodePorts(p2p, rpc, abci),
-                     net.net.cometbft)
-    # Registered with the harness so its sidecar and processes are torn down with the net.
-    net.net.nodes.append(node)
-    net.sidecar_ports.append(sidecar)
-    net.sidecars.append(None)
-    _run_cometbft_init(net.net.cometbft, node.home)
-    abci_address = f"tcp://127.0.0.1:{abci}"
-    patch_cometbft_config(node.home, f"node{index}", node.ports, abci_address,
-                          net.net.block_time_ms, "socket")
-    create_signer_key(node.home)
-    config = AppConfig(abci_address=abci_address, cometbft_binary=net.net.cometbft,
-                       sidecar_address=net.sidecar_address(index), **net.net.app_overrides)
-    (node.home / CONFIG_RELATIVE_PATH).write_text(render_config(config) + net._sidecar_toml(node))
-    first_config = net.nodes[0].home / "config"
-    shutil.copyfile(first_config / "genesis.json", node.home / "config" / "genesis.json")
-    peers = re.search(r'(?m)^persistent_peers = "(.*)"$',
-                      (first_config / "config.toml").read_text())
-    assert peers is not None, "node 0 has no persistent_peers"
-    path = node.home / "config" / "config.toml"
-    path.write_text(set_toml_value(path.read_text(), "p2p", "persistent_peers",
-                                   f'"{peers.group(1)}"'))
-    return node
-
-
 def send_confirmed(net: L1Localnet, send: Any) -> int:
     """Sends an L1 tx, mines its confirmations, and returns the event nonce it emitted."""
     send()
@@ -314,21 +279,16 @@ def find_applied_height(blocks: list[AttestedBlock], nonce: int) -> int:
 def join_net(tmp_path_factory: pytest.TempPathFactory, cometbft_binary: str
              ) -> Iterator[L1Localnet]:
     # L1 mines only on transactions, so the test decides when events confirm.
-    net = L1Localnet(tmp_path_factory.mktemp("join"), 4, block_time_ms=300,
-                     settings=L1Settings(l1_block_time_s=None), cometbft=cometbft_binary)
-    try:
-        net.init()
-        net.start()
-        net.net.wait_for_height(3)
+    with L1Localnet(tmp_path_factory.mktemp("join"), 4, block_time_ms=300,
+                    settings=L1Settings(l1_block_time_s=None),
+                    cometbft=cometbft_binary).running() as net:
         yield net
-    finally:
-        net.stop()
 
 
 def test_fifth_sequencer_joins_and_attests_without_halt(join_net: L1Localnet) -> None:
     net, dep = join_net, join_net.deployment
     first_height = net.nodes[0].height()
-    node = add_full_node(net)
+    node = net.add_full_node()
     net.start_sidecar(node.index)
     node.start()
     wait_until("node 4 to sync as a full node",

@@ -15,15 +15,9 @@ SEQUENCER_STATUS_UNLOCKING = state.SEQUENCER_STATUS_UNLOCKING
 
 @pytest.fixture(scope="module")
 def l1net(tmp_path_factory: pytest.TempPathFactory, cometbft_binary: str) -> Iterator[L1Localnet]:
-    net = L1Localnet(tmp_path_factory.mktemp("l1net"), 4, block_time_ms=300,
-                     cometbft=cometbft_binary)
-    try:
-        net.init()
-        net.start()
-        net.net.wait_for_height(3)
+    with L1Localnet(tmp_path_factory.mktemp("l1net"), 4, block_time_ms=300,
+                     cometbft=cometbft_binary).running() as net:
         yield net
-    finally:
-        net.stop()
 
 
 def wait_for_nonce(net: L1Localnet, nonce: int, what: str, timeout_s: float = 60) -> int:

@@ -34,15 +34,9 @@ BURST_OWNERS = 4
 @pytest.fixture(scope="module")
 def l1net(tmp_path_factory: pytest.TempPathFactory, cometbft_binary: str) -> Iterator[L1Localnet]:
     settings = L1Settings(l1_block_time_s=None, confirmations=CONFIRMATIONS)
-    net = L1Localnet(tmp_path_factory.mktemp("l1reorg"), 4, block_time_ms=300,
-                     settings=settings, cometbft=cometbft_binary)
-    try:
-        net.init()
-        net.start()
-        net.net.wait_for_height(3)
+    with L1Localnet(tmp_path_factory.mktemp("l1reorg"), 4, block_time_ms=300,
+                     settings=settings, cometbft=cometbft_binary).running() as net:
         yield net
-    finally:
-        net.stop()
 
 
 # --- helpers -------------------------------------------------------------------------------
