@@ -1,5 +1,8 @@
 """L1 events reach the chain only through attested vote extensions, on a real 4-validator net."""
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -62,3 +65,18 @@ def test_each_l1_event_reaches_chain_state(l1net: L1Localnet) -> None:
     wait_until("sequencer 4 to leave CometBFT's validator set",
                lambda: len(l1net.nodes[0].rpc("validators")["validators"]) == 3, 30)
     l1net.net.wait_for_height(l1net.nodes[0].height() + 3)
+
+
+def test_genesis_from_l1_cli_rebuilds_the_networks_genesis(l1net: L1Localnet) -> None:
+    args = ["genesis", "from-l1", "--rpc", l1net.anvil.url,
+            "--contract", l1net.deployment.locking_address, "--block", str(l1net.genesis_block)]
+    result = subprocess.run([sys.executable, "-m", "abci_app.cli", *args],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    genesis = json.loads((l1net.nodes[0].home / "config" / "genesis.json").read_text())
+    assert json.loads(result.stdout)["sequencers"] == genesis["app_state"]["sequencers"]
+    assert json.loads(result.stdout)["last_l1_nonce"] == genesis["app_state"]["last_l1_nonce"]
+
+    bad = subprocess.run([sys.executable, "-m", "abci_app.cli", *args[:4], "--contract", "0x12",
+                          "--block", "1"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "not an address" in bad.stderr
