@@ -19,7 +19,11 @@ from abci_app.relay.attested_tx import (
 )
 from abci_app.relay.extension import build_extension, decode_extension, verify_extension
 from abci_app.relay.params import RelayParams
-from abci_app.relay.tally import prune_extended_commit, tally_events
+from abci_app.relay.tally import (
+    compute_supporting_commit,
+    prune_extended_commit,
+    tally_events,
+)
 from abci_app.server.framing import encode_uvarint
 from abci_app.store.kv import KVStore
 
@@ -75,6 +79,10 @@ class ProposalHandler:
             if not events:
                 return None
             tx = build_attested_tx(pruned, events, self.params)
+            if tx is None:
+                # Too many extensions to carry: keep only a 2/3 that attests them all.
+                smaller = compute_supporting_commit(pruned, valset, events, self.params)
+                tx = None if smaller is None else build_attested_tx(smaller, events, self.params)
         except Exception:
             log.exception("PrepareProposal: no attested-events tx, proposing without one")
             return None

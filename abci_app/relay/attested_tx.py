@@ -6,7 +6,6 @@ events more than 2/3 attested. ProcessProposal only has `proposed_last_commit`
 field, re-verifies each signature, and recomputes the events itself.
 """
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,8 +22,6 @@ from abci_app.relay.tally import (
     tally_events,
 )
 from abci_app.valset import ValidatorEntry
-
-log = logging.getLogger("seqset.relay")
 
 # User txs can never start with this (CheckTx rejects them), and a zero byte
 # cannot begin a valid SignedTx encoding.
@@ -142,25 +139,20 @@ def verify_attested_tx(
     canonical encoding; the commit against proposed_last_commit (round, count,
     addresses, powers, flags, order); the commit against `valset` (each member
     exactly once, our power); every extension signature and form; the events
-    against our own tally. Raises nothing else.
+    against our own tally. Any other exception is a bug and propagates: the
+    caller's policy decides (ProcessProposal rejects, FinalizeBlock halts).
     """
-    try:
-        commit, claimed = _decode(tx, params)
-        # Verify the commit is CometBFT's, then that it is the set we stored
-        _verify_against_proposed(commit, proposed_last_commit)
-        if not is_commit_matching_valset(list(commit.votes), valset):
-            raise InvalidAttestedTx("votes do not match the stored validator set for "
-                                    f"height {height - 1} (omitted, duplicated or wrong power)")
-        # Verify every extension, then recompute the events from them
-        _verify_extensions(commit, valset, height - 1, chain_id, params)
-        attested = tally_events(commit, valset, last_applied_nonce, params)
-        _verify_events(claimed, attested)
-        return claimed
-    except InvalidAttestedTx:
-        raise
-    except Exception as exc:  # a bug: reject rather than crash consensus, and say so
-        log.exception("verify_attested_tx failed unexpectedly at height %d", height)
-        raise InvalidAttestedTx(f"internal error: {type(exc).__name__}") from exc
+    commit, claimed = _decode(tx, params)
+    # Verify the commit is CometBFT's, then that it is the set we stored
+    _verify_against_proposed(commit, proposed_last_commit)
+    if not is_commit_matching_valset(list(commit.votes), valset):
+        raise InvalidAttestedTx("votes do not match the stored validator set for "
+                                f"height {height - 1} (omitted, duplicated or wrong power)")
+    # Verify every extension, then recompute the events from them
+    _verify_extensions(commit, valset, height - 1, chain_id, params)
+    attested = tally_events(commit, valset, last_applied_nonce, params)
+    _verify_events(claimed, attested)
+    return claimed
 
 
 __all__ = [

@@ -141,3 +141,42 @@ def tally_events(
         accepted.append(pb.events.L1Event.FromString(winner))
         nonce += 1
     return accepted
+
+
+def compute_supporting_commit(
+    commit: Any, valset: Sequence[ValidatorEntry], events: Sequence[pb.events.L1Event],
+    params: RelayParams,
+) -> Any | None:
+    """`commit` keeping only the extensions needed to attest `events`, or None.
+
+    With many validators the full extended commit may not fit in the injected
+    tx. Every event in `events` stays above 2/3 if we keep the extensions that
+    carry all of them byte for byte, taken by (power desc, address asc) until
+    their power passes 2/3; the other extensions are cleared, which is the
+    same form pruning leaves and which verification counts as no vote.
+    """
+    wanted = [encode_message(e) for e in events]
+    power = {entry.address: entry.power for entry in valset}
+    supporters = []
+    for vote in commit.votes:
+        carried = decode_extension(bytes(vote.vote_extension), params) or []
+        by_nonce = {int(e.nonce): encode_message(e) for e in carried}
+        if all(by_nonce.get(int(e.nonce)) == w for e, w in zip(events, wanted, strict=True)):
+            address = bytes(vote.validator.address)
+            supporters.append((-power.get(address, 0), address))
+    kept: set[bytes] = set()
+    total, running = compute_total_power(valset), 0
+    for negative_power, address in sorted(supporters):
+        if is_supermajority(running, total):
+            break
+        kept.add(address)
+        running -= negative_power
+    if not is_supermajority(running, total):
+        return None
+    smaller = ExtendedCommitInfo()
+    smaller.CopyFrom(commit)
+    for vote in smaller.votes:
+        if bytes(vote.validator.address) not in kept:
+            vote.ClearField("vote_extension")
+            vote.ClearField("extension_signature")
+    return smaller
