@@ -7,6 +7,7 @@ than commit a state nobody can explain.
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ from abci_app.store.state_store import Overlay, StateStore
 log = logging.getLogger("seqset.app")
 
 CHAIN_ID_KEY = b"app/chain_id"
+NOT_STARTED_CODE = 1
 
 
 class HaltError(Exception):
@@ -51,6 +53,8 @@ class SeqsetApp:
         self._block_height = 0
         self._check: Overlay = store.overlay()  # the mempool's view
         self.stats: dict[str, float] = {}  # counters for metrics; never consensus state
+        # Held while a request is handled; threads reading state (gRPC queries) take it too.
+        self.lock = threading.Lock()
         self._handlers: dict[str, Callable[[pb.abci.Request], pb.abci.Response]] = {
             "echo": self._echo,
             "flush": lambda _: pb.abci.Response(flush=pb.abci.ResponseFlush()),
@@ -79,10 +83,11 @@ class SeqsetApp:
             return pb.abci.Response(
                 exception=pb.abci.ResponseException(error=f"unsupported request {method!r}")
             )
-        try:
-            return handler(request)
-        except Exception as exc:  # a bug: each method's own policy
-            return self._on_bug(method or "", exc)
+        with self.lock:
+            try:
+                return handler(request)
+            except Exception as exc:  # a bug: each method's own policy
+                return self._on_bug(method or "", exc)
 
     def _on_bug(self, method: str, exc: Exception) -> pb.abci.Response:
         log.exception("bug in %s", method)
@@ -122,6 +127,8 @@ class SeqsetApp:
 
     def _init_chain(self, request: pb.abci.Request) -> pb.abci.Response:
         req = request.init_chain
+        # An interrupted state-sync restore may have left data behind.
+        self.store.wipe()
         overlay = self.store.overlay()
         overlay.set(CHAIN_ID_KEY, req.chain_id.encode())
         genesis_time_ns = req.time.seconds * 1_000_000_000 + req.time.nanos
@@ -146,6 +153,10 @@ class SeqsetApp:
 
     def _check_tx(self, request: pb.abci.Request) -> pb.abci.Response:
         tx = request.check_tx.tx
+        if self.store.last_height == 0:
+            return pb.abci.Response(check_tx=pb.abci.ResponseCheckTx(
+                code=NOT_STARTED_CODE, codespace="seqset",
+                log="the chain has committed no block yet; retry after height 1"))
         outcome = chain.check_tx(self._check, tx, self.chain_id())
         if outcome.code != 0:
             self._count("checktx_rejected_total")
@@ -233,7 +244,10 @@ class SeqsetApp:
         self._block = None
         self._check = self.store.overlay()
         if self.snapshots is not None:
-            self.snapshots.maybe_take(self.store, height)
+            try:
+                self.snapshots.maybe_take(self.store, height)
+            except OSError as exc:  # the block is committed; a missing snapshot is not fatal
+                log.error("snapshot at height %d failed: %s", height, exc)
         return pb.abci.Response(commit=pb.abci.ResponseCommit(retain_height=0))
 
     # --- queries and snapshots -----------------------------------------------------------

@@ -24,7 +24,7 @@ class AppConfig:
     # LevelDB folder, relative to the home unless absolute.
     db_dir: str = "data/seqset.db"
     # Largest ABCI frame accepted, in bytes.
-    max_frame_bytes: int = 64 * 1024 * 1024
+    max_frame_bytes: int = 128 * 1024 * 1024
     # Take a state-sync snapshot every N heights (0 = never), keep the newest K.
     snapshot_interval: int = 0
     snapshot_keep_recent: int = 2

@@ -46,8 +46,9 @@ def start_query_server(app: SeqsetApp, address: str) -> grpc.Server:
     """The seqset.v1.Query gRPC service over committed state."""
     kind, where = parse_listen_address(address)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    # Each call reads a fresh overlay of committed state; commits hold the app lock.
-    chain.add_query_servicer(server, app.store.overlay)
+    # Each answer reads a fresh overlay of committed state under the app's lock,
+    # so it never straddles a Commit.
+    chain.add_query_servicer(server, app.store.overlay, app.lock)
     server.add_insecure_port(f"unix:{where}" if kind == "unix" else str(where))
     server.start()
     log.info("seqset.v1.Query gRPC service on %s", address)

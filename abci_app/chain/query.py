@@ -10,6 +10,7 @@ the store can attach a Merkle proof), or b"" for answers built from many.
 """
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import grpc
@@ -181,12 +182,16 @@ _GRPC_STATUS = {QueryNotFoundError.code: grpc.StatusCode.NOT_FOUND,
 class QueryServicer(query_grpc.QueryServicer):  # type: ignore[misc]
     """seqset.v1.Query over a committed-state view returned by get_kv()."""
 
-    def __init__(self, get_kv: Callable[[], KVStore]) -> None:
+    def __init__(self, get_kv: Callable[[], KVStore],
+                 lock: AbstractContextManager[Any] | None = None) -> None:
         self._get_kv = get_kv
+        self._lock = lock if lock is not None else nullcontext()
 
     def _answer(self, context: Any, build: Callable[[KVStore], Answer]) -> Any:
         try:
-            return build(self._get_kv())[0]
+            # One answer reads one height: commits wait while it is built.
+            with self._lock:
+                return build(self._get_kv())[0]
         except AppError as exc:
             context.abort(_GRPC_STATUS.get(exc.code, grpc.StatusCode.FAILED_PRECONDITION),
                           exc.message)
@@ -234,9 +239,10 @@ class QueryServicer(query_grpc.QueryServicer):  # type: ignore[misc]
         return self._answer(context, get_totals_answer)
 
 
-def add_query_servicer(server: Any, get_kv: Callable[[], KVStore]) -> None:
-    """Register the Query service on a grpc.Server."""
-    query_grpc.add_QueryServicer_to_server(QueryServicer(get_kv), server)
+def add_query_servicer(server: Any, get_kv: Callable[[], KVStore],
+                       lock: AbstractContextManager[Any] | None = None) -> None:
+    """Register the Query service on a grpc.Server; `lock` is held while an answer is built."""
+    query_grpc.add_QueryServicer_to_server(QueryServicer(get_kv, lock), server)
 
 
 # The response message of each abci_query path, by its first segment(s).

@@ -16,10 +16,19 @@ def build_app_state_from_l1(
 ) -> dict[str, Any]:
     """Active sequencers at `block` and the contract's event nonce there.
 
-    The chain then applies exactly the events after that nonce. Sequencers
-    already unlocking or exited at `block` hold no power and are left out.
+    The chain then applies exactly the events after that nonce. Genesis
+    carries locks only, so a block with stake on its way out (a pending
+    withdrawal or an unlock) is refused: the chain could not account for it.
+    Exited sequencers hold nothing and are left out.
     """
     records = get_all_sequencers(dep, block)
+    unlocking = [r.sequencer_id for r in records if r.status == SequencerStatus.UNLOCKING]
+    pending = int(dep.locking.functions.totalPending().call(block_identifier=block))
+    if unlocking or pending:
+        raise ValueError(
+            f"L1 block {block} has stake in flight (unlocking sequencers {unlocking}, "
+            f"{pending} wei in pending withdrawals): pick a block before any withdrawal "
+            "request, or one after every pending amount was claimed")
     sequencers = [
         {
             "id": r.sequencer_id,

@@ -9,7 +9,9 @@ from google.protobuf.message import DecodeError
 
 from abci_app import pb
 
-DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024
+# Above CometBFT's largest block (types.MaxBlockSizeBytes, 100 MiB) plus the
+# rest of a FinalizeBlock request, so no legal block can close the connection.
+DEFAULT_MAX_FRAME_BYTES = 128 * 1024 * 1024
 _MAX_UVARINT_BYTES = 10
 
 

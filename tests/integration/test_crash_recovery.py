@@ -4,6 +4,8 @@ import base64
 import shutil
 from pathlib import Path
 
+import pytest
+
 from abci_app.localnet import Localnet, LocalNode, wait_until
 
 CRASHES = [
@@ -62,3 +64,14 @@ def test_crashes_replay_to_the_same_app_hashes(single_net: Localnet, tmp_path: P
     assert replayed == crashed
     for h in range(1, FINAL_HEIGHT):
         assert bytes.fromhex(headers[h]) == base64.b64decode(crashed[h]), h
+
+
+@pytest.mark.parametrize("point", ["finalize-done", "commit-before-write", "commit-after-write"])
+def test_a_crash_in_the_first_block_recovers(single_net: Localnet, point: str) -> None:
+    """Block 1 is special: until its Commit the genesis state lives only in memory."""
+    node = single_net.nodes[0]
+    crash_and_restart(node, point, 1)
+    node.wait_for_height(4)
+    for h in range(1, 4):
+        header = node.rpc("block", height=h + 1)["block"]["header"]["app_hash"]
+        assert bytes.fromhex(header) == base64.b64decode(app_hash_at(node, h)), h

@@ -6,12 +6,14 @@ import sys
 import time
 from collections.abc import Iterator
 
+import nacl.signing
 import pytest
 
 from abci_app.chain.messages import state
 from abci_app.l1 import contract
 from abci_app.localnet import wait_until
 from abci_app.localnet_l1 import TOKEN, L1Localnet
+from abci_app.valset import compute_consensus_address
 
 SEQUENCER_STATUS_UNLOCKING = state.SEQUENCER_STATUS_UNLOCKING
 
@@ -37,7 +39,10 @@ def test_each_l1_event_reaches_chain_state(l1net: L1Localnet) -> None:
     start_nonce = l1net.last_applied_nonce()
     assert start_nonce == contract.get_event_nonce(dep)  # genesis took the L1 state as is
 
+    new_key = nacl.signing.SigningKey.generate().verify_key.encode()
     steps = [
+        ("lock", lambda: contract.lock(dep, l1net.owner(4).private_key, l1net.owner(6).address,
+                                       new_key, 100 * TOKEN)),
         ("increase", lambda: contract.increase_lock(dep, owner, 1, 50 * TOKEN)),
         ("signer change", lambda: contract.change_signer(dep, owner, 1, l1net.owner(5).address)),
         ("partial withdrawal", lambda: contract.request_withdrawal(dep, owner, 1, 20 * TOKEN)),
@@ -51,6 +56,8 @@ def test_each_l1_event_reaches_chain_state(l1net: L1Localnet) -> None:
               f"{applied_height - sent_height} chain blocks ({time.monotonic() - started:.1f}s, "
               f"{l1net.settings.confirmations} L1 confirmations)")
 
+    joined = l1net.query("/sequencer/5").sequencer
+    assert bytes(joined.consensus_pubkey) == new_key and int(joined.locked_wei) == 100 * TOKEN
     sequencer = l1net.query("/sequencer/1").sequencer
     assert int(sequencer.locked_wei) == (1_000 + 50 - 20) * TOKEN
     assert bytes(sequencer.signer).hex() == l1net.owner(5).address.lower()[2:]
@@ -58,12 +65,14 @@ def test_each_l1_event_reaches_chain_state(l1net: L1Localnet) -> None:
     assert [int(w.amount_wei) for w in withdrawals] == [20 * TOKEN]
 
     contract.initiate_unlock(dep, l1net.owner(3).private_key, 4)
-    wait_for_nonce(l1net, start_nonce + 4, "unlock")
+    wait_for_nonce(l1net, start_nonce + 5, "unlock")
     exiting = l1net.query("/sequencer/4").sequencer
     assert exiting.status == SEQUENCER_STATUS_UNLOCKING and int(exiting.locked_wei) == 0
-    # Its power is gone from CometBFT's set two heights later; the other three go on.
+    # Its power is gone from CometBFT's set two heights later; the others go on.
+    leaving = compute_consensus_address(bytes(exiting.consensus_pubkey)).hex().upper()
     wait_until("sequencer 4 to leave CometBFT's validator set",
-               lambda: len(l1net.nodes[0].rpc("validators")["validators"]) == 3, 30)
+               lambda: leaving not in {v["address"] for v in
+                                       l1net.nodes[0].rpc("validators")["validators"]}, 30)
     l1net.net.wait_for_height(l1net.nodes[0].height() + 3)
 
 
@@ -76,6 +85,12 @@ def test_genesis_from_l1_cli_rebuilds_the_networks_genesis(l1net: L1Localnet) ->
     genesis = json.loads((l1net.nodes[0].home / "config" / "genesis.json").read_text())
     assert json.loads(result.stdout)["sequencers"] == genesis["app_state"]["sequencers"]
     assert json.loads(result.stdout)["last_l1_nonce"] == genesis["app_state"]["last_l1_nonce"]
+
+    # After the withdrawal request, stake is in flight: genesis refuses that block.
+    latest = str(l1net.anvil.w3.eth.block_number)
+    busy = subprocess.run([sys.executable, "-m", "abci_app.cli", *args[:-1], latest],
+                          capture_output=True, text=True, timeout=60)
+    assert busy.returncode != 0 and "stake in flight" in busy.stderr
 
     bad = subprocess.run([sys.executable, "-m", "abci_app.cli", *args[:4], "--contract", "0x12",
                           "--block", "1"], capture_output=True, text=True, timeout=60)
