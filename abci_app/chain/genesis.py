@@ -50,6 +50,7 @@ from abci_app.chain.types import ValidatorUpdate
 from abci_app.chain.validators import (
     compute_validator_set,
     get_latest_validator_set,
+    get_validator_set,
     put_validator_set,
 )
 from abci_app.chain.withdrawals import get_withdrawal_amount, get_withdrawals
@@ -293,8 +294,17 @@ def init_chain(kv: KVStore, app_state_json: bytes, chain_id: str, genesis_time_n
 
 
 def export_genesis(kv: KVStore, chain_id: str) -> dict[str, Any]:
-    """app_state that, fed to init_chain, reproduces this KV state byte for byte."""
+    """app_state that, fed to init_chain, reproduces this KV state byte for byte.
+
+    Refused while a validator-set change is pending: InitChain gives CometBFT
+    one set for the first two heights, while the stored history would say
+    the new set starts one height later.
+    """
     chain = get_chain_state(kv)
+    next_height = chain.last_height + 1
+    if get_validator_set(kv, next_height) != get_validator_set(kv, next_height + 1):
+        raise GenesisError(f"a validator-set change takes effect at height {next_height + 1}: "
+                           "export again once it has (two blocks later)")
     exported = genesis_pb.ExportedState(
         chain=chain,
         totals=get_record(kv, keys.TOTALS, state.Totals) or state.Totals(),
