@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from abci_app.localnet import LocalNode, Localnet
+from abci_app.localnet import Localnet, LocalNode
 
 
 def test_exported_genesis_restarts_at_the_same_app_hash(single_net: Localnet) -> None:
