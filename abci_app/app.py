@@ -184,7 +184,8 @@ class SeqsetApp:
         return pb.abci.Response(extend_vote=pb.abci.ResponseExtendVote(vote_extension=extension))
 
     def _verify_vote_extension(self, request: pb.abci.Request) -> pb.abci.Response:
-        status = self.proposals.verify_extension(request.verify_vote_extension)
+        status = self.proposals.verify_extension(request.verify_vote_extension,
+                                                 self._committed_view())
         if status != pb.abci.ResponseVerifyVoteExtension.ACCEPT:
             self._count("vote_extensions_rejected_total")
         return pb.abci.Response(

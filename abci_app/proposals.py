@@ -37,12 +37,8 @@ REJECT_EXTENSION = int(pb.abci.ResponseVerifyVoteExtension.REJECT)
 
 class ProposalHandler:
     def __init__(
-        self,
-        params: RelayParams,
-        sidecar: SidecarClient | None = None,
-        extend_timeout_s: float = 0.3,
+        self, sidecar: SidecarClient | None = None, extend_timeout_s: float = 0.3
     ) -> None:
-        self.params = params
         self.sidecar = sidecar
         self.extend_timeout_s = extend_timeout_s
 
@@ -71,18 +67,19 @@ class ProposalHandler:
         if req.height <= 1 or not req.local_last_commit.votes:
             return None
         try:
+            params = get_relay_params(kv)
             valset = chain.get_validator_set(kv, req.height - 1)
             last_applied = chain.get_last_applied_l1_nonce(kv)
             pruned = prune_extended_commit(
-                req.local_last_commit, valset, req.height - 1, chain_id, self.params)
-            events = tally_events(pruned, valset, last_applied, self.params)
+                req.local_last_commit, valset, req.height - 1, chain_id, params)
+            events = tally_events(pruned, valset, last_applied, params)
             if not events:
                 return None
-            tx = build_attested_tx(pruned, events, self.params)
+            tx = build_attested_tx(pruned, events, params)
             if tx is None:
                 # Too many extensions to carry: keep only a 2/3 that attests them all.
-                smaller = compute_supporting_commit(pruned, valset, events, self.params)
-                tx = None if smaller is None else build_attested_tx(smaller, events, self.params)
+                smaller = compute_supporting_commit(pruned, valset, events, params)
+                tx = None if smaller is None else build_attested_tx(smaller, events, params)
         except Exception:
             log.exception("PrepareProposal: no attested-events tx, proposing without one")
             return None
@@ -99,7 +96,8 @@ class ProposalHandler:
             try:
                 verify_attested_tx(
                     txs[0], req.proposed_last_commit, chain.get_validator_set(kv, req.height - 1),
-                    int(req.height), chain_id, chain.get_last_applied_l1_nonce(kv), self.params)
+                    int(req.height), chain_id, chain.get_last_applied_l1_nonce(kv),
+                    get_relay_params(kv))
             except InvalidAttestedTx as exc:
                 log.warning("REJECT proposal at height %d: %s", req.height, exc)
                 return REJECT_PROPOSAL
@@ -125,7 +123,8 @@ class ProposalHandler:
         try:
             events = verify_attested_tx(
                 txs[0], req.decided_last_commit, chain.get_validator_set(kv, req.height - 1),
-                int(req.height), chain_id, chain.get_last_applied_l1_nonce(kv), self.params)
+                int(req.height), chain_id, chain.get_last_applied_l1_nonce(kv),
+                get_relay_params(kv))
         except InvalidAttestedTx as exc:
             log.error("attested-events tx in decided block %d is invalid: %s", req.height, exc)
             result = pb.abci.ExecTxResult(code=ATTESTED_TX_INVALID_CODE, codespace="seqset",
@@ -139,14 +138,15 @@ class ProposalHandler:
     def extend(self, req: pb.abci.RequestExtendVote, kv: KVStore) -> bytes:
         if self.sidecar is None:
             return b""
+        params = get_relay_params(kv)
         after = chain.get_last_applied_l1_nonce(kv) + _events_in_block(req.txs)
         events = self.sidecar.observed(
-            after, self.params.max_events_per_extension, self.params.max_extension_bytes,
+            after, params.max_events_per_extension, params.max_extension_bytes,
             self.extend_timeout_s)
-        return build_extension(events, after, self.params)
+        return build_extension(events, after, params)
 
-    def verify_extension(self, req: pb.abci.RequestVerifyVoteExtension) -> int:
-        ok = verify_extension(req.vote_extension, self.params)
+    def verify_extension(self, req: pb.abci.RequestVerifyVoteExtension, kv: KVStore) -> int:
+        ok = verify_extension(req.vote_extension, get_relay_params(kv))
         if not ok:
             log.warning("REJECT vote extension from %s at height %d (%d bytes)",
                         req.validator_address.hex(), req.height, len(req.vote_extension))
@@ -168,6 +168,16 @@ class ProposalHandler:
 
 
 ATTESTED_TX_INVALID_CODE = InvalidAttestedTx.code
+
+
+def get_relay_params(kv: KVStore) -> RelayParams:
+    """The relay's limits, from the chain's genesis parameters."""
+    params = chain.get_params(kv)
+    return RelayParams(
+        max_events_per_extension=params.max_events_per_extension,
+        max_extension_bytes=params.max_extension_bytes,
+        max_attested_tx_bytes=params.max_attested_tx_bytes,
+    )
 
 
 def compute_tx_proto_size(tx: bytes) -> int:

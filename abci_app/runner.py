@@ -17,7 +17,6 @@ from abci_app.config import AppConfig, resolve_path
 from abci_app.l1.client import SidecarClient
 from abci_app.metrics import MetricsServer
 from abci_app.proposals import ProposalHandler
-from abci_app.relay.params import RelayParams
 from abci_app.server.grpc_server import start_grpc_server
 from abci_app.server.socket_server import AbciSocketServer, parse_listen_address
 from abci_app.snapshots import SnapshotManager
@@ -36,7 +35,7 @@ def build_app(home: Path, config: AppConfig) -> SeqsetApp:
     db_dir = resolve_path(home, config.db_dir)
     db_dir.parent.mkdir(parents=True, exist_ok=True)
     sidecar = SidecarClient(config.sidecar_address) if config.sidecar_address else None
-    proposals = ProposalHandler(RelayParams(), sidecar, config.extend_vote_timeout_ms / 1000)
+    proposals = ProposalHandler(sidecar, config.extend_vote_timeout_ms / 1000)
     snapshots = SnapshotManager(home / "data" / "snapshots", config.snapshot_interval,
                                 config.snapshot_keep_recent, config.snapshot_chunk_bytes)
     return SeqsetApp(StateStore(str(db_dir)), proposals, snapshots)

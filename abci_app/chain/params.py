@@ -40,6 +40,10 @@ class Params:
     reward_per_l2_block_wei: int = 10**15
     max_tx_bytes: int = 16_384
     max_evidence_age_blocks: int = 100_000
+    # The relay (abci_app/relay/params.py checks the same bounds).
+    max_events_per_extension: int = 64
+    max_extension_bytes: int = 16 * 1024
+    max_attested_tx_bytes: int = 4 * 1024 * 1024
 
 
 # (low, high) inclusive bounds per parameter.
@@ -60,7 +64,12 @@ _BOUNDS: dict[str, tuple[int, int]] = {
     "reward_per_l2_block_wei": (0, 10**40),
     "max_tx_bytes": (256, 1 << 20),
     "max_evidence_age_blocks": (1, 2**62),
+    "max_events_per_extension": (1, 10_000),
+    "max_extension_bytes": (256, 1 << 20),
+    "max_attested_tx_bytes": (512, 50 << 20),
 }
+# Room for one vote's address, flag, power and signature around an extension.
+RELAY_VOTE_OVERHEAD_BYTES = 256
 
 
 def compute_param_int(name: str, raw: Any) -> int:
@@ -91,6 +100,10 @@ def compute_params_from_json(doc: Any) -> Params:
             raise ParamsError(f"app_state.params.{key}: unknown parameter")
     defaults = asdict(Params())
     values = {n: compute_param_int(n, doc.get(n, defaults[n])) for n in names}
+    # At least one full extension must fit in the injected tx, or nothing is ever attested.
+    if values["max_attested_tx_bytes"] < values["max_extension_bytes"] + RELAY_VOTE_OVERHEAD_BYTES:
+        raise ParamsError("app_state.params.max_attested_tx_bytes: must be at least "
+                          f"max_extension_bytes + {RELAY_VOTE_OVERHEAD_BYTES}")
     return Params(**values)
 
 

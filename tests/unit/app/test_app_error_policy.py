@@ -5,7 +5,6 @@ import pytest
 from abci_app import pb
 from abci_app.app import HaltError, SeqsetApp
 from abci_app.proposals import ProposalHandler
-from abci_app.relay.params import RelayParams
 from abci_app.store.state_store import StateStore
 
 
@@ -27,7 +26,7 @@ class Boom(ProposalHandler):
 
 def make_app(proposals: ProposalHandler | None = None) -> tuple[SeqsetApp, list[str]]:
     halts: list[str] = []
-    app = SeqsetApp(StateStore(None), proposals or ProposalHandler(RelayParams()), None,
+    app = SeqsetApp(StateStore(None), proposals or ProposalHandler(), None,
                     halts.append)
     return app, halts
 
@@ -39,7 +38,7 @@ def test_garbage_tx_gets_a_code_and_a_log() -> None:
 
 
 def test_bugs_in_proposal_methods_answer_safely_never_unknown() -> None:
-    app, halts = make_app(Boom(RelayParams()))
+    app, halts = make_app(Boom())
     prepared = app.handle(pb.abci.Request(prepare_proposal=pb.abci.RequestPrepareProposal()))
     assert prepared.HasField("prepare_proposal")
     processed = app.handle(pb.abci.Request(process_proposal=pb.abci.RequestProcessProposal()))

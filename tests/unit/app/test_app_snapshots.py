@@ -9,7 +9,6 @@ from abci_app import chain, pb
 from abci_app.app import SeqsetApp
 from abci_app.home import sequencer_entry
 from abci_app.proposals import ProposalHandler
-from abci_app.relay.params import RelayParams
 from abci_app.snapshots import SnapshotManager
 from abci_app.store.state_store import StateStore
 
@@ -23,7 +22,7 @@ def make_app(folder: Path, interval: int) -> SeqsetApp:
     def refuse_halt(reason: str) -> None:
         raise AssertionError(reason)
 
-    return SeqsetApp(StateStore(None), ProposalHandler(RelayParams()), snapshots, refuse_halt)
+    return SeqsetApp(StateStore(None), ProposalHandler(), snapshots, refuse_halt)
 
 
 def run_chain(app: SeqsetApp, heights: int) -> None:

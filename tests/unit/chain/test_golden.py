@@ -17,7 +17,7 @@ from tests.unit.chain.helpers import (
     owner_address,
 )
 
-GOLDEN_APP_HASH = "df3f13ab40f2440a0fc17bf8f083a4548df9946e5d6d6124ee284f9006eec784"
+GOLDEN_APP_HASH = "6722b46668505b98b29a2c3cfeacd42f1135515c75ed64b2dd2203234a58cdc9"
 
 
 def run_fixed_scenario() -> bytes:
