@@ -44,7 +44,7 @@ from abci_app.relay.testing import (
 from .abci_client import AbciClient
 
 CHAIN_ID = "seqset-crafted"
-PARAMS = RelayParams()  # what `seqset start` runs with
+PARAMS = RelayParams()  # the genesis defaults the test chain runs with
 LOCKED_WEI = 10 * 10**18  # power 10 each at the default power_reduction of 1e18
 VALIDATORS = make_validators([10, 10, 10, 10], label="crafted-proposals")
 GENESIS_TIME_S = 1_700_000_000
