@@ -86,8 +86,12 @@ def test_responses_are_length_prefixed() -> None:
 def test_random_bytes_yield_requests_need_data_or_framing_error(data: bytes) -> None:
     conn = AbciConnection(max_frame_bytes=4096)
     conn.receive_data(data)
+    requests = []
     try:
-        while conn.next_request() is not None:
-            pass
+        while (request := conn.next_request()) is not None:
+            requests.append(request)
     except FramingError:
-        pass
+        return  # the caller closes the connection
+    # Otherwise every frame decoded to a real method and the rest awaits more bytes.
+    assert all(r.WhichOneof("value") is not None for r in requests)
+    assert conn.buffered_bytes <= len(data)
