@@ -10,11 +10,9 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from abci_app import APP_NAME, APP_PROTOCOL_VERSION, __version__, chain, pb
 from abci_app.blocks import build_block_input, outcome_to_exec_result, to_abci_event
-from abci_app.errors import AppError
 from abci_app.failpoints import failpoint
 from abci_app.proposals import ProposalHandler
 from abci_app.queries import APP_HASH_BY_HEIGHT, answer_query
@@ -202,8 +200,7 @@ class SeqsetApp:
     def _finalize_block(self, request: pb.abci.Request) -> pb.abci.Response:
         started = time.monotonic()
         req = request.finalize_block
-        overlay = self._block if (self._block is not None and self.store.last_height == 0) \
-            else self.store.overlay()
+        overlay = self._committed_view()
         chain_id = self.chain_id()
         events, user_txs, attested_result = self.proposals.attested_events_for_block(
             req, overlay, chain_id)
@@ -278,12 +275,3 @@ def _no_snapshots(request: pb.abci.Request) -> pb.abci.Response:
         return pb.abci.Response(load_snapshot_chunk=pb.abci.ResponseLoadSnapshotChunk())
     return pb.abci.Response(apply_snapshot_chunk=pb.abci.ResponseApplySnapshotChunk(
         result=pb.abci.ResponseApplySnapshotChunk.ABORT))
-
-
-def open_app(home: Path, db_dir: Path, proposals: ProposalHandler,
-             snapshots: SnapshotManager | None) -> SeqsetApp:
-    db_dir.parent.mkdir(parents=True, exist_ok=True)
-    return SeqsetApp(StateStore(str(db_dir)), proposals, snapshots)
-
-
-__all__ = ["AppError", "SeqsetApp", "open_app"]

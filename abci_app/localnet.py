@@ -139,11 +139,6 @@ class LocalNode:
         stop_process(self.cometbft_proc)
         stop_process(self.app_proc)
 
-    def kill_app(self) -> None:
-        if self.app_proc is not None and self.app_proc.poll() is None:
-            os.killpg(self.app_proc.pid, signal.SIGKILL)
-            self.app_proc.wait(timeout=10)
-
     def rpc(self, method: str, **params: Any) -> Any:
         query = "&".join(f"{k}={v}" for k, v in params.items())
         url = f"{self.rpc_url}/{method}" + (f"?{query}" if query else "")

@@ -13,11 +13,12 @@ from abci_app.l1.client import SidecarClient
 from abci_app.relay.attested_tx import (
     InvalidAttestedTx,
     build_attested_tx,
+    decode_attested_tx,
     find_misplaced_attested_tx,
     is_attested_tx,
     verify_attested_tx,
 )
-from abci_app.relay.extension import build_extension, decode_extension, verify_extension
+from abci_app.relay.extension import build_extension, verify_extension
 from abci_app.relay.params import RelayParams
 from abci_app.relay.tally import (
     compute_supporting_commit,
@@ -189,10 +190,6 @@ def _events_in_block(txs: Sequence[bytes]) -> int:
     """How many L1 events the block being voted on applies (already verified)."""
     if not txs or not is_attested_tx(txs[0]):
         return 0
-    from abci_app.relay.attested_tx import decode_attested_tx
-
     decoded = decode_attested_tx(txs[0])
     return 0 if decoded is None else len(decoded.events)
 
-
-__all__ = ["ProposalHandler", "decode_extension"]
