@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from eth_account import Account
 from eth_utils.crypto import keccak
@@ -189,10 +189,10 @@ def send_transaction(w3: Web3, private_key: str, call: ContractFunction) -> TxRe
             "chainId": w3.eth.chain_id,
         }
     )
-    return _send_signed(w3, private_key, tx)
+    return send_signed(w3, private_key, tx)
 
 
-def _send_signed(w3: Web3, private_key: str, tx: Any) -> TxReceipt:
+def send_signed(w3: Web3, private_key: str, tx: Any) -> TxReceipt:
     signed = Account.sign_transaction(tx, private_key)
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)
@@ -201,50 +201,8 @@ def _send_signed(w3: Web3, private_key: str, tx: Any) -> TxReceipt:
     return receipt
 
 
-def deploy_contract(w3: Web3, private_key: str, name: str, *args: Any) -> tuple[Contract, int]:
-    """Deploys the compiled contract `name`; returns it and its deployment block."""
-    abi, bytecode = load_artifact(name)
-    account = Account.from_key(private_key)
-    tx = (
-        w3.eth.contract(abi=abi, bytecode=bytecode)
-        .constructor(*args)
-        .build_transaction(
-            {
-                "from": account.address,
-                "nonce": w3.eth.get_transaction_count(account.address, "pending"),
-                "chainId": w3.eth.chain_id,
-            }
-        )
-    )
-    receipt = _send_signed(w3, private_key, tx)
-    address = receipt["contractAddress"]
-    contract = cast(Contract, w3.eth.contract(address=address, abi=abi))
-    return contract, int(receipt["blockNumber"])
 
 
-def deploy_locking(
-    w3: Web3,
-    admin_key: str,
-    *,
-    min_lock_wei: int,
-    max_lock_wei: int,
-    withdrawal_delay_s: int,
-    token_address: str | None = None,
-    token_name: str = "Seqset Stake",
-    token_symbol: str = "SSTK",
-) -> LockingDeployment:
-    """Deploys Locking (and a StakeToken owned by the admin unless `token_address` is given)."""
-    admin = Account.from_key(admin_key).address
-    if token_address is None:
-        token, _ = deploy_contract(w3, admin_key, "StakeToken", token_name, token_symbol, admin)
-    else:
-        token_abi, _ = load_artifact("StakeToken")
-        token = w3.eth.contract(address=Web3.to_checksum_address(token_address), abi=token_abi)
-    locking, block = deploy_contract(
-        w3, admin_key, "Locking", token.address, admin, min_lock_wei, max_lock_wei,
-        withdrawal_delay_s,
-    )  # fmt: skip
-    return LockingDeployment(w3=w3, token=token, locking=locking, deploy_block=block)
 
 
 def attach_locking(w3: Web3, locking_address: str, deploy_block: int = 0) -> LockingDeployment:
@@ -259,9 +217,6 @@ def attach_locking(w3: Web3, locking_address: str, deploy_block: int = 0) -> Loc
 # ---------------------------------------------------------------- token and admin calls
 
 
-def mint(dep: LockingDeployment, token_owner_key: str, to: str, amount_wei: int) -> TxReceipt:
-    """Mints StakeToken to `to` (only the token's owner may)."""
-    return send_transaction(dep.w3, token_owner_key, dep.token.functions.mint(to, amount_wei))
 
 
 def approve_locking(dep: LockingDeployment, key: str, amount_wei: int) -> TxReceipt:

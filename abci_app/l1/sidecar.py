@@ -18,12 +18,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from abci_app.config import ConfigError
 from abci_app.l1.cursor import LevelCursorStore
 from abci_app.l1.service import sidecar_pb, start_sidecar_server
 from abci_app.l1.source import JsonRpcSource, L1Error
 from abci_app.l1.view import ObservedLog
 from abci_app.l1.watcher import FINALITY_MODES, Watcher, WatcherConfig, WatcherHalted
+from abci_app.node.config import ConfigError
 
 log = logging.getLogger("seqset.sidecar")
 

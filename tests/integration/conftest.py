@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from abci_app.localnet import DEFAULT_COMETBFT, Localnet
+from abci_app.devnet.localnet import DEFAULT_COMETBFT, Localnet
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -17,8 +17,9 @@ from typing import Any, cast
 import pytest
 from web3.exceptions import ContractCustomError
 
+from abci_app.devnet import l1_deploy
+from abci_app.devnet.anvil import Anvil, DevAccount
 from abci_app.l1 import contract as c
-from abci_app.l1.anvil import Anvil, DevAccount
 
 ETHER = 10**18
 MIN_LOCK_WEI = 10 * ETHER
@@ -81,7 +82,7 @@ def anvil_fixture() -> Iterator[Anvil]:
 def locking_env_fixture(anvil_node: Anvil) -> L1Env:
     accounts = anvil_node.accounts
     admin, owners, outsider, distributor = accounts[0], accounts[1:4], accounts[4], accounts[5]
-    dep = c.deploy_locking(
+    dep = l1_deploy.deploy_locking(
         anvil_node.w3,
         admin.private_key,
         min_lock_wei=MIN_LOCK_WEI,
@@ -89,7 +90,7 @@ def locking_env_fixture(anvil_node: Anvil) -> L1Env:
         withdrawal_delay_s=WITHDRAWAL_DELAY_S,
     )
     for account in [*owners, outsider, distributor]:
-        c.mint(dep, admin.private_key, account.address, OWNER_BALANCE_WEI)
+        l1_deploy.mint(dep, admin.private_key, account.address, OWNER_BALANCE_WEI)
     for owner in owners:
         c.set_whitelisted(dep, admin.private_key, owner.address, True)
     c.grant_reward_distributor(dep, admin.private_key, distributor.address)

@@ -22,6 +22,7 @@ from abci_app.chain.messages import query, query_grpc
 from abci_app.chain.messages import tx as tx_pb
 from abci_app.chain.state import ACTIVE, JAILED
 from abci_app.chain.txsign import SECP256K1_N, sign_tx
+from abci_app.devnet.localnet import Localnet, LocalNode, free_ports, wait_until
 from abci_app.errors import (
     BadNonceError,
     BadSignatureError,
@@ -30,8 +31,7 @@ from abci_app.errors import (
     StaleL2ProgressError,
     UnauthorizedSignerError,
 )
-from abci_app.home import read_signer_key, set_toml_value
-from abci_app.localnet import Localnet, LocalNode, free_ports, wait_until
+from abci_app.node.home import read_signer_key, set_toml_value
 from abci_app.store.proof import verify_proof
 
 SEQUENCER_ID = 1

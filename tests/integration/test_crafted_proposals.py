@@ -23,13 +23,8 @@ from hypothesis import strategies as st
 
 from abci_app import chain, pb
 from abci_app.chain.messages import query as query_pb
-from abci_app.config import CONFIG_RELATIVE_PATH, AppConfig, render_config
-from abci_app.localnet import free_ports, stop_process, wait_until
-from abci_app.relay.attested_tx import ATTESTED_TX_PREFIX, build_attested_tx
-from abci_app.relay.extension import build_extension
-from abci_app.relay.params import RelayParams
-from abci_app.relay.tally import prune_extended_commit, tally_events
-from abci_app.relay.testing import (
+from abci_app.devnet.localnet import free_ports, stop_process, wait_until
+from abci_app.devnet.relay_testing import (
     BLOCK_ID_FLAG_ABSENT,
     BLOCK_ID_FLAG_COMMIT,
     compute_commit_info,
@@ -40,6 +35,11 @@ from abci_app.relay.testing import (
     make_validators,
     sign_extension,
 )
+from abci_app.node.config import CONFIG_RELATIVE_PATH, AppConfig, render_config
+from abci_app.relay.attested_tx import ATTESTED_TX_PREFIX, build_attested_tx
+from abci_app.relay.extension import build_extension
+from abci_app.relay.params import RelayParams
+from abci_app.relay.tally import prune_extended_commit, tally_events
 
 from .abci_client import AbciClient
 
@@ -107,7 +107,7 @@ def start_app(home: Path) -> LiveApp:
     log_path = home / "app.log"
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "abci_app.cli", "start", "--home", str(home)],
+            [sys.executable, "-m", "abci_app.node.cli", "start", "--home", str(home)],
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
             start_new_session=True)
     app = LiveApp(proc, port, log_path)

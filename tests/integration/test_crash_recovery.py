@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from abci_app.localnet import Localnet, LocalNode, wait_until
+from abci_app.devnet.localnet import Localnet, LocalNode, wait_until
 
 CRASHES = [
     ("finalize-done", 4),        # after FinalizeBlock, before Commit

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from abci_app.localnet import Localnet, LocalNode
+from abci_app.devnet.localnet import Localnet, LocalNode
 
 
 def test_exported_genesis_restarts_at_the_same_app_hash(single_net: Localnet) -> None:
@@ -15,7 +15,7 @@ def test_exported_genesis_restarts_at_the_same_app_hash(single_net: Localnet) ->
     node.wait_for_height(5)
     node.stop()
     out = node.home / "exported.json"
-    result = subprocess.run([sys.executable, "-m", "abci_app.cli", "export", "--home",
+    result = subprocess.run([sys.executable, "-m", "abci_app.node.cli", "export", "--home",
                              str(node.home), "--out", str(out)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

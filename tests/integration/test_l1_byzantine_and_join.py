@@ -17,15 +17,15 @@ import grpc
 import pytest
 
 from abci_app import pb
-from abci_app.config import CONFIG_RELATIVE_PATH
-from abci_app.home import (
+from abci_app.devnet.localnet import LocalNode, free_ports, wait_until
+from abci_app.devnet.localnet_l1 import TOKEN, L1Localnet, L1Settings
+from abci_app.l1 import contract
+from abci_app.l1.client import SidecarClient
+from abci_app.node.config import CONFIG_RELATIVE_PATH
+from abci_app.node.home import (
     read_signer_key,
     read_validator_pubkey,
 )
-from abci_app.l1 import contract
-from abci_app.l1.client import SidecarClient
-from abci_app.localnet import LocalNode, free_ports, wait_until
-from abci_app.localnet_l1 import TOKEN, L1Localnet, L1Settings
 from abci_app.relay.attested_tx import decode_attested_tx
 from abci_app.valset import compute_consensus_address
 

@@ -10,9 +10,9 @@ import nacl.signing
 import pytest
 
 from abci_app.chain.messages import state
+from abci_app.devnet.localnet import wait_until
+from abci_app.devnet.localnet_l1 import TOKEN, L1Localnet
 from abci_app.l1 import contract
-from abci_app.localnet import wait_until
-from abci_app.localnet_l1 import TOKEN, L1Localnet
 from abci_app.valset import compute_consensus_address
 
 SEQUENCER_STATUS_UNLOCKING = state.SEQUENCER_STATUS_UNLOCKING
@@ -79,7 +79,7 @@ def test_each_l1_event_reaches_chain_state(l1net: L1Localnet) -> None:
 def test_genesis_from_l1_cli_rebuilds_the_networks_genesis(l1net: L1Localnet) -> None:
     args = ["genesis", "from-l1", "--rpc", l1net.anvil.url,
             "--contract", l1net.deployment.locking_address, "--block", str(l1net.genesis_block)]
-    result = subprocess.run([sys.executable, "-m", "abci_app.cli", *args],
+    result = subprocess.run([sys.executable, "-m", "abci_app.node.cli", *args],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     genesis = json.loads((l1net.nodes[0].home / "config" / "genesis.json").read_text())
@@ -88,10 +88,11 @@ def test_genesis_from_l1_cli_rebuilds_the_networks_genesis(l1net: L1Localnet) ->
 
     # After the withdrawal request, stake is in flight: genesis refuses that block.
     latest = str(l1net.anvil.w3.eth.block_number)
-    busy = subprocess.run([sys.executable, "-m", "abci_app.cli", *args[:-1], latest],
+    busy = subprocess.run([sys.executable, "-m", "abci_app.node.cli", *args[:-1], latest],
                           capture_output=True, text=True, timeout=60)
     assert busy.returncode != 0 and "stake in flight" in busy.stderr
 
-    bad = subprocess.run([sys.executable, "-m", "abci_app.cli", *args[:4], "--contract", "0x12",
-                          "--block", "1"], capture_output=True, text=True, timeout=60)
+    bad = subprocess.run([sys.executable, "-m", "abci_app.node.cli", *args[:4],
+                          "--contract", "0x12", "--block", "1"],
+                         capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "not an address" in bad.stderr

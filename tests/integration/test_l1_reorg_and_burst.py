@@ -14,12 +14,12 @@ from eth_account import Account
 from hexbytes import HexBytes
 from web3 import Web3
 
+from abci_app.devnet.anvil import DevAccount
+from abci_app.devnet.localnet import LocalNode, wait_until
+from abci_app.devnet.localnet_l1 import TOKEN, L1Localnet, L1Settings
+from abci_app.handlers.proposals import compute_tx_proto_size
 from abci_app.l1 import contract
-from abci_app.l1.anvil import DevAccount
 from abci_app.l1.client import SidecarClient
-from abci_app.localnet import LocalNode, wait_until
-from abci_app.localnet_l1 import TOKEN, L1Localnet, L1Settings
-from abci_app.proposals import compute_tx_proto_size
 from abci_app.relay.attested_tx import decode_attested_tx, is_attested_tx
 from abci_app.relay.params import COMETBFT_MAX_BLOCK_BYTES, RelayParams
 

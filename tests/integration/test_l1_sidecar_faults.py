@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from abci_app.devnet.localnet import wait_until
+from abci_app.devnet.localnet_l1 import TOKEN, L1Localnet, L1Settings
 from abci_app.l1 import contract
 from abci_app.l1.client import SidecarClient
-from abci_app.localnet import wait_until
-from abci_app.localnet_l1 import TOKEN, L1Localnet, L1Settings
 from abci_app.relay.attested_tx import decode_attested_tx, is_attested_tx
 
 LAGGING_NODE = 3

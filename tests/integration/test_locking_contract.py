@@ -7,6 +7,7 @@ from typing import Any, cast
 import pytest
 from web3 import Web3
 
+from abci_app.devnet import l1_deploy
 from abci_app.l1 import contract as c
 from abci_app.l1.contract import SequencerStatus
 from tests.integration.l1_fixtures import (  # noqa: F401 - the *_fixture names register fixtures
@@ -75,7 +76,7 @@ def test_deployment_sets_parameters_admin_and_empty_state(l1: L1Env) -> None:
 
 def test_invalid_constructor_lock_range_is_rejected(l1: L1Env) -> None:
     with expect_revert(l1, "InvalidLockRange"):
-        c.deploy_locking(
+        l1_deploy.deploy_locking(
             l1.node.w3, l1.admin.private_key, min_lock_wei=5, max_lock_wei=4,
             withdrawal_delay_s=1, token_address=l1.dep.token_address,
         )  # fmt: skip
@@ -83,7 +84,7 @@ def test_invalid_constructor_lock_range_is_rejected(l1: L1Env) -> None:
 
 def test_invalid_constructor_token_is_rejected(l1: L1Env) -> None:
     with expect_revert(l1, "ZeroAddress"):
-        c.deploy_locking(
+        l1_deploy.deploy_locking(
             l1.node.w3, l1.admin.private_key, min_lock_wei=1, max_lock_wei=2,
             withdrawal_delay_s=1, token_address=ZERO_ADDRESS,
         )  # fmt: skip
@@ -91,8 +92,8 @@ def test_invalid_constructor_token_is_rejected(l1: L1Env) -> None:
 
 def test_token_that_delivers_less_than_the_amount_is_rejected(l1: L1Env) -> None:
     admin, owner = l1.admin, l1.owners[0]
-    fee_token, _ = c.deploy_contract(l1.node.w3, admin.private_key, "FeeOnTransferToken")
-    dep = c.deploy_locking(
+    fee_token, _ = l1_deploy.deploy_contract(l1.node.w3, admin.private_key, "FeeOnTransferToken")
+    dep = l1_deploy.deploy_locking(
         l1.node.w3, admin.private_key, min_lock_wei=100, max_lock_wei=10_000,
         withdrawal_delay_s=1, token_address=str(fee_token.address),
     )  # fmt: skip

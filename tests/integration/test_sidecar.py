@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from abci_app.devnet import l1_deploy
+from abci_app.devnet.anvil import Anvil
 from abci_app.l1 import contract
-from abci_app.l1.anvil import Anvil
 from abci_app.l1.client import SidecarClient
 from abci_app.l1.sidecar import SidecarConfig, run_sidecar
 
@@ -47,11 +48,11 @@ class L1Setup:
 def l1() -> Iterator[L1Setup]:
     with Anvil() as anvil:
         admin = anvil.accounts[0].private_key
-        dep = contract.deploy_locking(anvil.w3, admin, min_lock_wei=ETHER,
+        dep = l1_deploy.deploy_locking(anvil.w3, admin, min_lock_wei=ETHER,
                                       max_lock_wei=100 * ETHER, withdrawal_delay_s=0)
         owners = [a.private_key for a in anvil.accounts[1:4]]
         for account in anvil.accounts[1:4]:
-            contract.mint(dep, admin, account.address, 50 * ETHER)
+            l1_deploy.mint(dep, admin, account.address, 50 * ETHER)
             contract.set_whitelisted(dep, admin, account.address, True)
         signers = [a.address for a in anvil.accounts[4:10]]
         yield L1Setup(anvil, dep, admin, owners, signers)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from abci_app import APP_NAME, __version__
-from abci_app.localnet import Localnet, free_ports
+from abci_app.devnet.localnet import Localnet, free_ports
 
 
 def test_seqset_node_commits_20_blocks_and_stops_cleanly(single_net: Localnet) -> None:
@@ -44,7 +44,7 @@ def test_grpc_transport_drives_the_chain(tmp_path: Path, cometbft_binary: str) -
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "abci_app.cli", *args],
+    return subprocess.run([sys.executable, "-m", "abci_app.node.cli", *args],
                           capture_output=True, text=True, timeout=60)
 
 

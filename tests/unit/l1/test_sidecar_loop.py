@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 import pytest
 
-from abci_app.config import ConfigError
 from abci_app.l1.sidecar import (
     LoopState,
     SidecarConfig,
@@ -18,6 +17,7 @@ from abci_app.l1.sidecar import (
     run_watcher,
 )
 from abci_app.l1.source import L1BadResponse, L1Unavailable, L1WrongChain
+from abci_app.node.config import ConfigError
 from tests.unit.l1.fake_l1 import FakeL1
 from tests.unit.l1.helpers import get_served_nonces, make_watcher
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from abci_app.l1.anvil import compute_free_port
+from abci_app.devnet.anvil import compute_free_port
 from abci_app.l1.source import (
     JsonRpcSource,
     L1BadResponse,

@@ -3,9 +3,7 @@
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from abci_app.relay.extension import build_extension
-from abci_app.relay.params import RelayParams
-from abci_app.relay.testing import (
+from abci_app.devnet.relay_testing import (
     LocalValidator,
     compute_commit_info,
     get_valset,
@@ -13,6 +11,8 @@ from abci_app.relay.testing import (
     make_extended_commit,
     make_validators,
 )
+from abci_app.relay.extension import build_extension
+from abci_app.relay.params import RelayParams
 
 CHAIN_ID = "seqset-test"
 HEIGHT = 10  # the proposal's height; the votes are for HEIGHT - 1

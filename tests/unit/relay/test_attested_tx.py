@@ -4,6 +4,16 @@ from typing import Any
 
 import pytest
 
+from abci_app.devnet.relay_testing import (
+    BLOCK_ID_FLAG_ABSENT,
+    BLOCK_ID_FLAG_COMMIT,
+    LocalValidator,
+    compute_commit_info,
+    get_valset,
+    make_attested_tx,
+    make_event,
+    sign_extension,
+)
 from abci_app.relay.attested_tx import (
     ATTESTED_TX_PREFIX,
     InvalidAttestedTx,
@@ -17,16 +27,6 @@ from abci_app.relay.codec import encode_message
 from abci_app.relay.extension import build_extension
 from abci_app.relay.params import RelayParams
 from abci_app.relay.tally import prune_extended_commit, tally_events
-from abci_app.relay.testing import (
-    BLOCK_ID_FLAG_ABSENT,
-    BLOCK_ID_FLAG_COMMIT,
-    LocalValidator,
-    compute_commit_info,
-    get_valset,
-    make_attested_tx,
-    make_event,
-    sign_extension,
-)
 
 from .helpers import CHAIN_ID, HEIGHT, HEIGHT_VOTED, PARAMS, all_attest, make_events, make_scenario
 

@@ -3,10 +3,10 @@
 import pytest
 
 from abci_app import pb
+from abci_app.devnet.relay_testing import make_event
 from abci_app.relay.codec import VoteExtension, encode_message
 from abci_app.relay.extension import build_extension, decode_extension, verify_extension
 from abci_app.relay.params import RelayParams
-from abci_app.relay.testing import make_event
 
 from .helpers import PARAMS, make_events
 

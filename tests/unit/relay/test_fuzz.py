@@ -5,6 +5,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from abci_app.devnet.relay_testing import compute_commit_info, get_valset, make_attested_tx
 from abci_app.relay.attested_tx import (
     ATTESTED_TX_PREFIX,
     InvalidAttestedTx,
@@ -13,7 +14,6 @@ from abci_app.relay.attested_tx import (
 )
 from abci_app.relay.extension import build_extension, decode_extension, verify_extension
 from abci_app.relay.tally import is_supermajority, prune_extended_commit, tally_events
-from abci_app.relay.testing import compute_commit_info, get_valset, make_attested_tx
 
 from .helpers import CHAIN_ID, HEIGHT, HEIGHT_VOTED, PARAMS, all_attest, make_events, make_scenario
 

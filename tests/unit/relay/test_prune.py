@@ -2,10 +2,7 @@
 
 from typing import Any
 
-from abci_app.relay.codec import VoteExtension, encode_message
-from abci_app.relay.extension import build_extension
-from abci_app.relay.tally import prune_extended_commit, tally_events
-from abci_app.relay.testing import (
+from abci_app.devnet.relay_testing import (
     BLOCK_ID_FLAG_ABSENT,
     BLOCK_ID_FLAG_NIL,
     LocalValidator,
@@ -13,6 +10,9 @@ from abci_app.relay.testing import (
     make_event,
     sign_extension,
 )
+from abci_app.relay.codec import VoteExtension, encode_message
+from abci_app.relay.extension import build_extension
+from abci_app.relay.tally import prune_extended_commit, tally_events
 
 from .helpers import CHAIN_ID, HEIGHT_VOTED, PARAMS, make_events, make_scenario
 

@@ -1,8 +1,8 @@
 """Tallying attested L1 events: more than 2/3 of the stored power, byte for byte."""
 
+from abci_app.devnet.relay_testing import get_valset
 from abci_app.relay.extension import build_extension
 from abci_app.relay.tally import is_supermajority, tally_events
-from abci_app.relay.testing import get_valset
 
 from .helpers import PARAMS, all_attest, make_events, make_scenario
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from abci_app import chain
-from abci_app.config import CONFIG_RELATIVE_PATH, AppConfig, render_config
-from abci_app.home import (
+from abci_app.node.config import CONFIG_RELATIVE_PATH, AppConfig, render_config
+from abci_app.node.home import (
     DEFAULT_LOCK_WEI,
     NodePorts,
     create_signer_key,
@@ -35,7 +35,9 @@ from abci_app.home import (
     write_genesis,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# How the devnet runs the `seqset` command: the venv's interpreter, no PATH lookup.
+SEQSET_COMMAND = (sys.executable, "-m", "abci_app.node.cli")
 DEFAULT_COMETBFT = str(PROJECT_ROOT / ".bin" / "cometbft")
 
 
@@ -111,7 +113,7 @@ class LocalNode:
 
     def start_app(self, env: dict[str, str] | None = None) -> None:
         self.app_proc = self._spawn(
-            "app", [sys.executable, "-m", "abci_app.cli", "start", "--home", str(self.home)], env)
+            "app", [*SEQSET_COMMAND, "start", "--home", str(self.home)], env)
         wait_until(f"node {self.index}'s app to listen on {self.ports.abci}",
                    lambda: self._app_listening(), 30)
 
@@ -133,7 +135,7 @@ class LocalNode:
     def start_pair(self) -> None:
         """`seqset node`: app and cometbft supervised by one process."""
         self.app_proc = self._spawn(
-            "node", [sys.executable, "-m", "abci_app.cli", "node", "--home", str(self.home)])
+            "node", [*SEQSET_COMMAND, "node", "--home", str(self.home)])
 
     def stop(self) -> None:
         stop_process(self.cometbft_proc)

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 import click
 
-from abci_app.config import ConfigError, load_config
 from abci_app.errors import AppError
-from abci_app.home import HomeError, NodePorts, init_home
+from abci_app.node.config import ConfigError, load_config
+from abci_app.node.home import HomeError, NodePorts, init_home
 
 F = TypeVar("F", bound=Callable[..., Any])
 KNOWN_ERRORS = (AppError, ConfigError, HomeError, OSError, ValueError)
@@ -38,7 +38,7 @@ home_option = click.option(
 
 
 def _find_cometbft() -> str:
-    local = Path(__file__).resolve().parent.parent / ".bin" / "cometbft"
+    local = Path(__file__).resolve().parents[2] / ".bin" / "cometbft"
     if local.is_file():
         return str(local)
     found = shutil.which("cometbft")
@@ -87,7 +87,7 @@ def _overrides(abci_address: str | None, transport: str | None) -> dict[str, Any
 @friendly_errors
 def start(home: Path, abci_address: str | None, transport: str | None) -> None:
     """Run the ABCI app alone (start cometbft yourself)."""
-    from abci_app.runner import run_app, setup_logging
+    from abci_app.node.runner import run_app, setup_logging
 
     config = load_config(home, _overrides(abci_address, transport))
     setup_logging(config.log_level)
@@ -101,7 +101,7 @@ def start(home: Path, abci_address: str | None, transport: str | None) -> None:
 @friendly_errors
 def node(home: Path, abci_address: str | None, transport: str | None) -> None:
     """Run the app and cometbft together; Ctrl-C stops both cleanly."""
-    from abci_app.runner import run_node, setup_logging
+    from abci_app.node.runner import run_node, setup_logging
 
     config = load_config(home, _overrides(abci_address, transport))
     setup_logging(config.log_level)
@@ -115,7 +115,7 @@ def node(home: Path, abci_address: str | None, transport: str | None) -> None:
 @friendly_errors
 def export_cmd(home: Path, out_path: Path | None) -> None:
     """Write a genesis that restarts the chain from the last committed state."""
-    from abci_app.export import export_genesis_file
+    from abci_app.node.export import export_genesis_file
 
     genesis = export_genesis_file(home, load_config(home))
     text = json.dumps(genesis, indent=2) + "\n"
@@ -133,9 +133,9 @@ def export_cmd(home: Path, out_path: Path | None) -> None:
 @friendly_errors
 def sidecar(home: Path, l1_rpc: str | None, contract: str | None) -> None:
     """Watch the L1 Locking contract and serve confirmed events to this validator's app."""
-    from abci_app.config import read_toml_section
     from abci_app.l1.sidecar import parse_sidecar_config, run_sidecar, validate_sidecar_config
-    from abci_app.runner import setup_logging
+    from abci_app.node.config import read_toml_section
+    from abci_app.node.runner import setup_logging
 
     section = dict(read_toml_section(home, "sidecar"))
     if l1_rpc:

@@ -5,9 +5,9 @@ from pathlib import Path
 from typing import Any
 
 from abci_app import chain
-from abci_app.app import CHAIN_ID_KEY
-from abci_app.config import AppConfig, resolve_path
-from abci_app.home import HomeError
+from abci_app.handlers.app import CHAIN_ID_KEY
+from abci_app.node.config import AppConfig, resolve_path
+from abci_app.node.home import HomeError
 from abci_app.store.state_store import StateStore
 
 

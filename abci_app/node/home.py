@@ -13,7 +13,7 @@ import coincurve
 from eth_utils.crypto import keccak
 
 from abci_app import chain
-from abci_app.config import CONFIG_RELATIVE_PATH, AppConfig, render_config
+from abci_app.node.config import CONFIG_RELATIVE_PATH, AppConfig, render_config
 
 SIGNER_KEY_FILE = Path("config") / "signer_key.json"
 DEFAULT_LOCK_WEI = 1_000 * 10**18

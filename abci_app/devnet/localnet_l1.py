@@ -6,7 +6,6 @@ the chain learns of L1 only through attested events relayed by the sidecars.
 
 import base64
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,19 +13,25 @@ from pathlib import Path
 from typing import Any
 
 from abci_app.chain.query import decode_query_value
-from abci_app.config import CONFIG_RELATIVE_PATH
-from abci_app.home import NodePorts, read_signer_key, read_validator_pubkey
-from abci_app.l1.anvil import Anvil, DevAccount
+from abci_app.devnet.anvil import Anvil, DevAccount
+from abci_app.devnet.l1_deploy import deploy_locking, mint
+from abci_app.devnet.localnet import (
+    DEFAULT_COMETBFT,
+    SEQSET_COMMAND,
+    Localnet,
+    LocalNode,
+    free_ports,
+    stop_process,
+)
 from abci_app.l1.contract import (
     LockingDeployment,
     attach_locking,
-    deploy_locking,
     lock,
-    mint,
     set_whitelisted,
 )
 from abci_app.l1.genesis import build_app_state_from_l1
-from abci_app.localnet import DEFAULT_COMETBFT, Localnet, LocalNode, free_ports, stop_process
+from abci_app.node.config import CONFIG_RELATIVE_PATH
+from abci_app.node.home import NodePorts, read_signer_key, read_validator_pubkey
 
 TOKEN = 10**18
 
@@ -153,7 +158,7 @@ class L1Localnet:
     def start_sidecar(self, index: int) -> None:
         node = self.nodes[index]
         self.sidecars[index] = node._spawn(
-            "sidecar", [sys.executable, "-m", "abci_app.cli", "sidecar", "--home", str(node.home)])
+            "sidecar", [*SEQSET_COMMAND, "sidecar", "--home", str(node.home)])
 
     def stop_sidecar(self, index: int) -> None:
         stop_process(self.sidecars[index])

@@ -13,9 +13,9 @@ from typing import Any
 
 import click
 
-from abci_app.home import NodePorts
-from abci_app.localnet import PROJECT_ROOT, WaitTimeout
-from abci_app.localnet_l1 import L1Localnet
+from abci_app.devnet.localnet import PROJECT_ROOT, WaitTimeout
+from abci_app.devnet.localnet_l1 import L1Localnet
+from abci_app.node.home import NodePorts
 
 STATE_FILE = "localnet.json"
 

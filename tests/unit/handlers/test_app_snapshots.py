@@ -6,10 +6,10 @@ from pathlib import Path
 import nacl.signing
 
 from abci_app import chain, pb
-from abci_app.app import SeqsetApp
-from abci_app.home import sequencer_entry
-from abci_app.proposals import ProposalHandler
-from abci_app.snapshots import SnapshotManager
+from abci_app.handlers.app import SeqsetApp
+from abci_app.handlers.proposals import ProposalHandler
+from abci_app.handlers.snapshots import SnapshotManager
+from abci_app.node.home import sequencer_entry
 from abci_app.store.state_store import StateStore
 
 OFFER = pb.abci.ResponseOfferSnapshot

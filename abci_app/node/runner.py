@@ -12,14 +12,14 @@ from pathlib import Path
 import grpc
 
 from abci_app import chain
-from abci_app.app import SeqsetApp
-from abci_app.config import AppConfig, resolve_path
+from abci_app.handlers.app import SeqsetApp
+from abci_app.handlers.proposals import ProposalHandler
+from abci_app.handlers.snapshots import SnapshotManager
 from abci_app.l1.client import SidecarClient
-from abci_app.metrics import MetricsServer
-from abci_app.proposals import ProposalHandler
+from abci_app.node.config import AppConfig, resolve_path
+from abci_app.node.metrics import MetricsServer
 from abci_app.server.grpc_server import start_grpc_server
 from abci_app.server.socket_server import AbciSocketServer, parse_listen_address
-from abci_app.snapshots import SnapshotManager
 from abci_app.store.state_store import StateStore
 
 log = logging.getLogger("seqset.runner")

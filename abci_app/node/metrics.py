@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from abci_app.server.socket_server import parse_listen_address
 
 if TYPE_CHECKING:
-    from abci_app.app import SeqsetApp
+    from abci_app.handlers.app import SeqsetApp
 
 log = logging.getLogger("seqset.metrics")
 

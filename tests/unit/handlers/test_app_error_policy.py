@@ -3,8 +3,8 @@
 import pytest
 
 from abci_app import pb
-from abci_app.app import HaltError, SeqsetApp
-from abci_app.proposals import ProposalHandler
+from abci_app.handlers.app import HaltError, SeqsetApp
+from abci_app.handlers.proposals import ProposalHandler
 from abci_app.store.state_store import StateStore
 
 

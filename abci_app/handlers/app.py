@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable
 
 from abci_app import APP_NAME, APP_PROTOCOL_VERSION, __version__, chain, pb
-from abci_app.blocks import build_block_input, outcome_to_exec_result, to_abci_event
-from abci_app.failpoints import failpoint
-from abci_app.proposals import ProposalHandler
-from abci_app.queries import APP_HASH_BY_HEIGHT, answer_query
-from abci_app.snapshots import SnapshotManager
+from abci_app.handlers.blocks import build_block_input, outcome_to_exec_result, to_abci_event
+from abci_app.handlers.failpoints import failpoint
+from abci_app.handlers.proposals import ProposalHandler
+from abci_app.handlers.queries import APP_HASH_BY_HEIGHT, answer_query
+from abci_app.handlers.snapshots import SnapshotManager
 from abci_app.store.state_store import Overlay, StateStore
 
 log = logging.getLogger("seqset.app")
