@@ -4,6 +4,8 @@ Codes are part of consensus once assigned: a tx result's code goes into the
 block results hash. Never renumber; add new errors with new codes.
 `ERROR_CODES` is the single table (code -> (name, description)) that the
 README reproduces; it is built from the classes below, so the two cannot drift.
+Every code the app answers with (tx results, CheckTx, queries) is one of these,
+in the codespace CODESPACE; tests/unit/test_error_table.py checks it.
 """
 
 from typing import ClassVar
@@ -211,16 +213,6 @@ class ClaimExceedsRewardsError(AppError):
 # --- queries (60-69) ---------------------------------------------------------------------
 
 
-class InvalidAttestedTx(AppError):
-    """The attested-events tx does not match the votes it claims to carry."""
-
-    code: ClassVar[int] = 90
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 class QueryNotFoundError(AppError):
     """The queried record does not exist."""
 
@@ -228,9 +220,49 @@ class QueryNotFoundError(AppError):
 
 
 class QueryBadRequestError(AppError):
-    """The query path or its argument is malformed."""
+    """The query path, its argument or its request data is malformed."""
 
     code = 61
+
+
+class QueryBadHeightError(AppError):
+    """The query asks for a height other than the latest committed one, the only one served."""
+
+    code = 62
+
+
+class QueryBadCursorError(QueryBadRequestError):
+    """The page cursor is not one this query handed out."""
+
+    code = 63
+
+
+# --- node state (70-79) ------------------------------------------------------------------
+
+
+class NotStartedError(AppError):
+    """The chain has committed no block yet; retry after height 1."""
+
+    code = 70
+
+
+class InternalError(AppError):
+    """A bug: the app failed while answering (the node's log has the traceback)."""
+
+    code = 71
+
+
+# --- relay (90-99) -----------------------------------------------------------------------
+
+
+class InvalidAttestedTx(AppError):  # noqa: N818 (named in the README error table)
+    """The attested-events tx does not match the votes it claims to carry."""
+
+    code: ClassVar[int] = 90
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _collect_codes() -> dict[int, tuple[str, str]]:

@@ -6,7 +6,7 @@ Modules: block (finalize_block and the end-of-block order), l1events (attested
 L1 events), txs (tx auth and messages), txsign (signing digest), validators
 (CometBFT set and H+2 history), schedule (rotation, rewards), slashing
 (downtime, double sign), withdrawals (delay queue), genesis (init/export),
-query (abci_query paths, gRPC service), state/keys (typed storage), params.
+query (the table of query paths and the abci_query router), state/keys (typed storage), params.
 
 Encodings: state records are protobuf (proto/seqset/v1/state.proto) written
 with deterministic serialization; amounts are integer wei as canonical decimal
@@ -17,9 +17,9 @@ big-endian. Error codes: abci_app.errors.ERROR_CODES.
 from abci_app.chain.block import finalize_block
 from abci_app.chain.genesis import export_genesis, init_chain, make_genesis_app_state
 from abci_app.chain.params import Params
-from abci_app.chain.query import QueryServicer, add_query_servicer, query
+from abci_app.chain.query import QUERY_ROUTES, decode_query_value, query
 from abci_app.chain.state import get_last_applied_l1_nonce, get_params
-from abci_app.chain.txs import RESERVED_PREFIX, check_tx
+from abci_app.chain.txs import check_tx
 from abci_app.chain.types import (
     BlockInput,
     BlockOutcome,
@@ -31,8 +31,10 @@ from abci_app.chain.types import (
     VoteInfo,
 )
 from abci_app.chain.validators import get_validator_set
+from abci_app.l1events_schema import ATTESTED_TX_PREFIX as RESERVED_PREFIX
 
 __all__ = [
+    "QUERY_ROUTES",
     "RESERVED_PREFIX",
     "BlockInput",
     "BlockOutcome",
@@ -40,11 +42,10 @@ __all__ = [
     "Misbehavior",
     "Params",
     "QueryResult",
-    "QueryServicer",
     "TxOutcome",
     "ValidatorUpdate",
     "VoteInfo",
-    "add_query_servicer",
+    "decode_query_value",
     "check_tx",
     "export_genesis",
     "finalize_block",

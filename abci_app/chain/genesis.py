@@ -14,10 +14,9 @@ restored verbatim so the restarted chain has the same app hash.
 import base64
 import binascii
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
 
-from google.protobuf import json_format  # type: ignore[import-untyped, unused-ignore]
+from google.protobuf import json_format
 
 from abci_app.chain import keys
 from abci_app.chain.messages import genesis as genesis_pb
@@ -65,14 +64,14 @@ _STATUS_BY_NAME = {name: value for value, name in STATUS_NAMES.items()}
 _TOP_LEVEL = ("params", "sequencers", "last_l1_nonce", "state")
 
 
-def _int_field(doc: Mapping[str, Any], key: str, where: str, default: int = 0) -> int:
+def _int_field(doc: Mapping[str, object], key: str, where: str, default: int = 0) -> int:
     value = doc.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value >= 2**63:
         raise GenesisError(f"{where}.{key}: expected a non-negative 64-bit integer")
     return value
 
 
-def _address_field(doc: Mapping[str, Any], key: str, where: str) -> bytes:
+def _address_field(doc: Mapping[str, object], key: str, where: str) -> bytes:
     value = doc.get(key)
     if not isinstance(value, str) or len(value) != 42 or not value.startswith("0x"):
         raise GenesisError(f"{where}.{key}: expected a 0x-prefixed 20-byte hex address")
@@ -82,7 +81,7 @@ def _address_field(doc: Mapping[str, Any], key: str, where: str) -> bytes:
         raise GenesisError(f"{where}.{key}: {value!r} is not hex") from None
 
 
-def _pubkey_field(doc: Mapping[str, Any], where: str) -> bytes:
+def _pubkey_field(doc: Mapping[str, object], where: str) -> bytes:
     value = doc.get("consensus_pubkey")
     try:
         raw = base64.b64decode(value, validate=True) if isinstance(value, str) else b""
@@ -93,7 +92,7 @@ def _pubkey_field(doc: Mapping[str, Any], where: str) -> bytes:
     return raw
 
 
-def _wei_field(doc: Mapping[str, Any], key: str, where: str, default: str = "0") -> int:
+def _wei_field(doc: Mapping[str, object], key: str, where: str, default: str = "0") -> int:
     value = doc.get(key, default)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
@@ -103,7 +102,7 @@ def _wei_field(doc: Mapping[str, Any], key: str, where: str, default: str = "0")
         raise GenesisError(exc.message) from None
 
 
-def compute_genesis_sequencer(doc: Any, where: str) -> Any:
+def compute_genesis_sequencer(doc: object, where: str) -> state.Sequencer:
     """One app_state.sequencers entry as a Sequencer record."""
     if not isinstance(doc, Mapping):
         raise GenesisError(f"{where}: expected an object")
@@ -133,7 +132,7 @@ def compute_genesis_sequencer(doc: Any, where: str) -> Any:
     )
 
 
-def compute_sequencer_json(seq: Any) -> dict[str, Any]:
+def compute_sequencer_json(seq: state.Sequencer) -> dict[str, int | str]:
     return {
         "id": int(seq.id), "owner": "0x" + bytes(seq.owner).hex(),
         "signer": "0x" + bytes(seq.signer).hex(),
@@ -147,10 +146,10 @@ def compute_sequencer_json(seq: Any) -> dict[str, Any]:
     }
 
 
-def _parse_sequencers(doc: Any, params: Params, restoring: bool) -> list[Any]:
+def _parse_sequencers(doc: object, params: Params, restoring: bool) -> list[state.Sequencer]:
     if not isinstance(doc, list):
         raise GenesisError("app_state.sequencers: expected a list")
-    out: list[Any] = []
+    out: list[state.Sequencer] = []
     seen_ids: set[int] = set()
     seen_keys: set[bytes] = set()
     for index, entry in enumerate(doc):
@@ -169,7 +168,9 @@ def _parse_sequencers(doc: Any, params: Params, restoring: bool) -> list[Any]:
     return sorted(out, key=lambda s: s.id)
 
 
-def compute_app_state(app_state_json: bytes) -> tuple[Params, list[Any], int, Any]:
+def compute_app_state(
+    app_state_json: bytes,
+) -> tuple[Params, list[state.Sequencer], int, genesis_pb.ExportedState | None]:
     """Parse and validate without touching state: (params, sequencers, last nonce, state)."""
     try:
         doc = json.loads(app_state_json or b"{}")
@@ -195,17 +196,17 @@ def compute_app_state(app_state_json: bytes) -> tuple[Params, list[Any], int, An
 
 
 def make_genesis_app_state(
-    sequencers: list[dict[str, Any]], params: dict[str, Any] | None = None
-) -> dict[str, Any]:
+    sequencers: Sequence[Mapping[str, object]], params: Mapping[str, object] | None = None
+) -> dict[str, object]:
     """A fresh app_state; bytes values (owner, signer, consensus_pubkey) are encoded for you."""
     entries = []
     for entry in sequencers:
         item = dict(entry)
         for key in ("owner", "signer"):
-            if isinstance(item.get(key), bytes | bytearray):
-                item[key] = "0x" + bytes(item[key]).hex()
-        if isinstance(item.get("consensus_pubkey"), bytes | bytearray):
-            item["consensus_pubkey"] = base64.b64encode(bytes(item["consensus_pubkey"])).decode()
+            if isinstance(address := item.get(key), bytes | bytearray):
+                item[key] = "0x" + bytes(address).hex()
+        if isinstance(pubkey := item.get("consensus_pubkey"), bytes | bytearray):
+            item["consensus_pubkey"] = base64.b64encode(bytes(pubkey)).decode()
         if isinstance(item.get("locked_wei"), int):
             item["locked_wei"] = str(item["locked_wei"])
         entries.append(item)
@@ -215,7 +216,7 @@ def make_genesis_app_state(
     return doc
 
 
-def _restore(kv: KVStore, exported: Any, chain_id: str) -> None:
+def _restore(kv: KVStore, exported: genesis_pb.ExportedState, chain_id: str) -> None:
     chain = state.ChainState()
     chain.CopyFrom(exported.chain)
     chain.chain_id = chain_id
@@ -237,7 +238,7 @@ def _restore(kv: KVStore, exported: Any, chain_id: str) -> None:
         put_record(kv, keys.valset_key(record.height), record)
 
 
-def _derive(kv: KVStore, sequencers: list[Any], params: Params, chain_id: str,
+def _derive(kv: KVStore, sequencers: list[state.Sequencer], params: Params, chain_id: str,
             genesis_time_ns: int, initial_height: int, last_nonce: int) -> None:
     total = sum(get_locked(s) for s in sequencers)
     totals = {"total_locked_ever_wei": total, "total_locked_wei": total}
@@ -258,7 +259,7 @@ def _derive(kv: KVStore, sequencers: list[Any], params: Params, chain_id: str,
     init_schedule(kv, chain_id, params)
 
 
-def _check_restored(kv: KVStore, sequencers: list[Any], last_nonce: int) -> None:
+def _check_restored(kv: KVStore, sequencers: list[state.Sequencer], last_nonce: int) -> None:
     """An exported state must agree with itself: nonce, and stake conservation."""
     if int(get_chain_state(kv).last_l1_nonce) != last_nonce:
         raise GenesisError("app_state.last_l1_nonce: disagrees with app_state.state.chain")
@@ -293,7 +294,7 @@ def init_chain(kv: KVStore, app_state_json: bytes, chain_id: str, genesis_time_n
     return [ValidatorUpdate(e.pub_key, e.power) for e in valset]
 
 
-def export_genesis(kv: KVStore, chain_id: str) -> dict[str, Any]:
+def export_genesis(kv: KVStore, chain_id: str) -> dict[str, object]:
     """app_state that, fed to init_chain, reproduces this KV state byte for byte.
 
     Refused while a validator-set change is pending: InitChain gives CometBFT

@@ -5,9 +5,17 @@ does not change state. An event with the right nonce always consumes it: if
 the state machine cannot use it (unknown sequencer, bad field, an amount that
 breaks a rule) it is recorded as an L1Noop with its code and reason and has no
 other effect. An attested event is a fact, so it never rejects a block.
+
+Each kind of abci_app/l1events_schema.py has one handler here: `validate_*`
+runs every check and writes nothing, then `process_*` makes the effect and
+raises no AppError. So a rejected event leaves only its noop record and nonce.
 """
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from google.protobuf.message import Message
 
 from abci_app import pb
 from abci_app.chain import keys
@@ -33,7 +41,12 @@ from abci_app.chain.state import (
     set_locked,
 )
 from abci_app.chain.types import BlockInput, Event, TxOutcome
-from abci_app.chain.withdrawals import queue_withdrawal, release_withdrawals, update_exit_status
+from abci_app.chain.withdrawals import (
+    queue_withdrawal,
+    release_withdrawals,
+    update_exit_status,
+    validate_release,
+)
 from abci_app.errors import (
     AppError,
     ClaimExceedsRewardsError,
@@ -49,11 +62,38 @@ from abci_app.errors import (
     TombstonedError,
     UnknownSequencerError,
 )
+from abci_app.l1events_schema import ADDRESS_BYTES, CONSENSUS_KEY_BYTES
 from abci_app.store.kv import KVStore
 from abci_app.valset import compute_consensus_address
 
-ADDRESS_BYTES = 20
-ED25519_PUBKEY_BYTES = 32
+M = TypeVar("M", bound=Message)
+
+
+@dataclass(frozen=True, slots=True)
+class L1Context:
+    """What a handler reads besides its message and the state."""
+
+    block: BlockInput
+    params: Params
+    nonce: int  # the event's; a queued withdrawal keeps it
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedL1Event:
+    """What validation hands to the effect: the sequencer (for Locked, the new
+    one, not yet stored) and the amount the effect moves (0 when none)."""
+
+    seq: state.Sequencer
+    amount_wei: int
+
+
+@dataclass(frozen=True, slots=True)
+class L1Handler(Generic[M]):
+    validate: Callable[[KVStore, M, L1Context], CheckedL1Event]
+    process: Callable[[KVStore, M, CheckedL1Event, L1Context], Event]
+
+
+# --- checks shared by the handlers; each raises an AppError and writes nothing -------------
 
 
 def _require_address(value: bytes, field: str) -> None:
@@ -61,7 +101,7 @@ def _require_address(value: bytes, field: str) -> None:
         raise InvalidFieldError(f"{field}: expected {ADDRESS_BYTES} bytes, got {len(value)}")
 
 
-def _require_sequencer(kv: KVStore, sequencer_id: int) -> Any:
+def _require_sequencer(kv: KVStore, sequencer_id: int) -> state.Sequencer:
     seq = get_sequencer(kv, sequencer_id)
     if seq is None:
         raise UnknownSequencerError(f"sequencer_id: no sequencer {sequencer_id}")
@@ -75,26 +115,35 @@ def _require_positive(text: str, field: str) -> int:
     return amount
 
 
-def _require_status(seq: Any, allowed: tuple[int, ...], action: str) -> None:
+def _require_status(seq: state.Sequencer, allowed: tuple[int, ...], action: str) -> None:
     if seq.status == TOMBSTONED and TOMBSTONED not in allowed:
         raise TombstonedError(f"sequencer {seq.id} is tombstoned: cannot {action}")
     if seq.status not in allowed:
         raise NotActiveError(f"sequencer {seq.id} has status {seq.status}: cannot {action}")
 
 
-def process_locked(kv: KVStore, msg: Any, block: BlockInput, params: Params) -> Event:
+def _event(kind: str, checked: CheckedL1Event) -> Event:
+    return Event(kind, [("sequencer_id", str(checked.seq.id)),
+                        ("amount_wei", str(checked.amount_wei))])
+
+
+# --- one validate_* and one process_* per kind -------------------------------------------
+
+
+def validate_locked(kv: KVStore, msg: pb.events.Locked, ctx: L1Context) -> CheckedL1Event:
     # Verify the new sequencer's identity and its lock
     if msg.sequencer_id == 0:
         raise InvalidFieldError("locked.sequencer_id: must be >= 1")
     _require_address(msg.owner, "locked.owner")
     _require_address(msg.signer, "locked.signer")
-    if len(msg.consensus_pubkey) != ED25519_PUBKEY_BYTES:
-        raise InvalidFieldError(f"locked.consensus_pubkey: expected 32 bytes, "
-                                f"got {len(msg.consensus_pubkey)}")
+    if len(msg.consensus_pubkey) != CONSENSUS_KEY_BYTES:
+        raise InvalidFieldError(f"locked.consensus_pubkey: expected {CONSENSUS_KEY_BYTES} "
+                                f"bytes, got {len(msg.consensus_pubkey)}")
     amount = _require_positive(msg.amount_wei, "locked.amount_wei")
-    if amount < params.min_lock_wei:
+    if amount < ctx.params.min_lock_wei:
         raise InsufficientLockError(
-            f"locked.amount_wei: {amount} < min_lock {params.min_lock_wei}")
+            f"locked.amount_wei: {amount} < min_lock {ctx.params.min_lock_wei}")
+    # Verify neither the id nor the consensus key is taken
     if get_sequencer(kv, msg.sequencer_id) is not None:
         raise SequencerExistsError(f"locked.sequencer_id: {msg.sequencer_id} already exists")
     address = compute_consensus_address(bytes(msg.consensus_pubkey))
@@ -103,101 +152,172 @@ def process_locked(kv: KVStore, msg: Any, block: BlockInput, params: Params) -> 
     seq = state.Sequencer(
         id=msg.sequencer_id, owner=msg.owner, signer=msg.signer,
         consensus_pubkey=msg.consensus_pubkey, locked_wei=format_wei(amount), status=ACTIVE,
-        rewards_accrued_wei="0", rewards_claimed_wei="0", created_height=block.height,
+        rewards_accrued_wei="0", rewards_claimed_wei="0", created_height=ctx.block.height,
     )
-    put_sequencer(kv, seq)
-    put_consensus_index(kv, address, seq.id)
-    change_totals(kv, total_locked_ever_wei=amount, total_locked_wei=amount)
-    return Event("sequencer_locked", [("sequencer_id", str(seq.id)), ("amount_wei", str(amount))])
+    return CheckedL1Event(seq, amount)
 
 
-def process_lock_increased(kv: KVStore, msg: Any, block: BlockInput, params: Params) -> Event:
+def process_locked(
+    kv: KVStore, msg: pb.events.Locked, checked: CheckedL1Event, ctx: L1Context
+) -> Event:
+    put_sequencer(kv, checked.seq)
+    put_consensus_index(kv, compute_consensus_address(bytes(checked.seq.consensus_pubkey)),
+                        checked.seq.id)
+    change_totals(kv, total_locked_ever_wei=checked.amount_wei,
+                  total_locked_wei=checked.amount_wei)
+    return _event("sequencer_locked", checked)
+
+
+def validate_lock_increased(
+    kv: KVStore, msg: pb.events.LockIncreased, ctx: L1Context
+) -> CheckedL1Event:
     seq = _require_sequencer(kv, msg.sequencer_id)
     _require_status(seq, (ACTIVE, JAILED), "increase its lock")
-    amount = _require_positive(msg.amount_wei, "lock_increased.amount_wei")
-    set_locked(seq, get_locked(seq) + amount)
-    put_sequencer(kv, seq)
-    change_totals(kv, total_locked_ever_wei=amount, total_locked_wei=amount)
-    return Event("lock_increased", [("sequencer_id", str(seq.id)), ("amount_wei", str(amount))])
+    return CheckedL1Event(seq, _require_positive(msg.amount_wei, "lock_increased.amount_wei"))
 
 
-def process_signer_changed(kv: KVStore, msg: Any, block: BlockInput, params: Params) -> Event:
+def process_lock_increased(
+    kv: KVStore, msg: pb.events.LockIncreased, checked: CheckedL1Event, ctx: L1Context
+) -> Event:
+    set_locked(checked.seq, get_locked(checked.seq) + checked.amount_wei)
+    put_sequencer(kv, checked.seq)
+    change_totals(kv, total_locked_ever_wei=checked.amount_wei,
+                  total_locked_wei=checked.amount_wei)
+    return _event("lock_increased", checked)
+
+
+def validate_signer_changed(
+    kv: KVStore, msg: pb.events.SignerChanged, ctx: L1Context
+) -> CheckedL1Event:
     seq = _require_sequencer(kv, msg.sequencer_id)
     _require_status(seq, (ACTIVE, JAILED, UNLOCKING), "change its signer")
     _require_address(msg.new_signer, "signer_changed.new_signer")
-    seq.signer = msg.new_signer
-    put_sequencer(kv, seq)
-    return Event("signer_changed", [("sequencer_id", str(seq.id)),
+    return CheckedL1Event(seq, 0)
+
+
+def process_signer_changed(
+    kv: KVStore, msg: pb.events.SignerChanged, checked: CheckedL1Event, ctx: L1Context
+) -> Event:
+    checked.seq.signer = msg.new_signer
+    put_sequencer(kv, checked.seq)
+    return Event("signer_changed", [("sequencer_id", str(checked.seq.id)),
                                     ("signer", "0x" + bytes(msg.new_signer).hex())])
 
 
-def process_withdrawal_requested(
-    kv: KVStore, msg: Any, block: BlockInput, params: Params
-) -> Event:
+def validate_withdrawal_requested(
+    kv: KVStore, msg: pb.events.WithdrawalRequested, ctx: L1Context
+) -> CheckedL1Event:
     seq = _require_sequencer(kv, msg.sequencer_id)
     _require_status(seq, (ACTIVE, JAILED), "withdraw part of its lock")
     amount = _require_positive(msg.amount_wei, "withdrawal_requested.amount_wei")
     # Verify the lock stays at or above min_lock (a full exit is UnlockInitiated)
-    locked = get_locked(seq)
-    if amount > locked or locked - amount < params.min_lock_wei:
+    locked, min_lock = get_locked(seq), ctx.params.min_lock_wei
+    if amount > locked or locked - amount < min_lock:
         raise InsufficientLockError(
             f"insufficient lock: requested {amount} would leave {max(locked - amount, 0)} "
-            f"< min_lock {params.min_lock_wei} (locked {locked})")
-    withdrawal = queue_withdrawal(kv, seq, amount, block.time_ns, params, False, 0)
-    put_sequencer(kv, seq)
-    return Event("withdrawal_queued", [("sequencer_id", str(seq.id)),
+            f"< min_lock {min_lock} (locked {locked})")
+    return CheckedL1Event(seq, amount)
+
+
+def process_withdrawal_requested(
+    kv: KVStore, msg: pb.events.WithdrawalRequested, checked: CheckedL1Event, ctx: L1Context
+) -> Event:
+    withdrawal = queue_withdrawal(kv, checked.seq, checked.amount_wei, ctx.block.time_ns,
+                                  ctx.params, l1_nonce=ctx.nonce)
+    put_sequencer(kv, checked.seq)
+    return Event("withdrawal_queued", [("sequencer_id", str(checked.seq.id)),
                                        ("withdrawal_id", str(withdrawal.id)),
-                                       ("amount_wei", str(amount))])
+                                       ("amount_wei", str(checked.amount_wei))])
 
 
-def process_unlock_initiated(kv: KVStore, msg: Any, block: BlockInput, params: Params) -> Event:
+def validate_unlock_initiated(
+    kv: KVStore, msg: pb.events.UnlockInitiated, ctx: L1Context
+) -> CheckedL1Event:
     seq = _require_sequencer(kv, msg.sequencer_id)
     _require_status(seq, (ACTIVE, JAILED, TOMBSTONED), "start a full exit")
     # The chain's own lock is authoritative: slashes L1 has not seen are already deducted.
-    locked = get_locked(seq)
-    if locked > 0:
-        queue_withdrawal(kv, seq, locked, block.time_ns, params, True, 0)
+    return CheckedL1Event(seq, get_locked(seq))
+
+
+def process_unlock_initiated(
+    kv: KVStore, msg: pb.events.UnlockInitiated, checked: CheckedL1Event, ctx: L1Context
+) -> Event:
+    seq = checked.seq
+    if checked.amount_wei > 0:
+        queue_withdrawal(kv, seq, checked.amount_wei, ctx.block.time_ns, ctx.params,
+                         l1_nonce=ctx.nonce, full_exit=True)
     if seq.status != TOMBSTONED:
         seq.status = UNLOCKING
     update_exit_status(kv, seq)
-    return Event("unlock_initiated", [("sequencer_id", str(seq.id)), ("amount_wei", str(locked))])
+    return _event("unlock_initiated", checked)
 
 
-def process_released(kv: KVStore, msg: Any, block: BlockInput, params: Params) -> Event:
+def validate_released(kv: KVStore, msg: pb.events.Released, ctx: L1Context) -> CheckedL1Event:
     seq = _require_sequencer(kv, msg.sequencer_id)
     _require_address(msg.to, "released.to")
     amount = _require_positive(msg.amount_wei, "released.amount_wei")
-    release_withdrawals(kv, seq, amount)
-    return Event("withdrawal_released", [("sequencer_id", str(seq.id)),
-                                         ("amount_wei", str(amount))])
+    validate_release(kv, seq, amount)
+    return CheckedL1Event(seq, amount)
 
 
-def process_rewards_claimed(kv: KVStore, msg: Any, block: BlockInput, params: Params) -> Event:
+def process_released(
+    kv: KVStore, msg: pb.events.Released, checked: CheckedL1Event, ctx: L1Context
+) -> Event:
+    release_withdrawals(kv, checked.seq, checked.amount_wei)
+    return _event("withdrawal_released", checked)
+
+
+def validate_rewards_claimed(
+    kv: KVStore, msg: pb.events.RewardsClaimed, ctx: L1Context
+) -> CheckedL1Event:
     seq = _require_sequencer(kv, msg.sequencer_id)
     _require_address(msg.to, "rewards_claimed.to")
     amount = _require_positive(msg.amount_wei, "rewards_claimed.amount_wei")
     unclaimed = get_unclaimed_rewards(seq)
     if amount > unclaimed:
         raise ClaimExceedsRewardsError(f"claimed {amount} wei > unclaimed {unclaimed} wei")
-    seq.rewards_claimed_wei = format_wei(int(seq.rewards_claimed_wei or "0") + amount)
+    return CheckedL1Event(seq, amount)
+
+
+def process_rewards_claimed(
+    kv: KVStore, msg: pb.events.RewardsClaimed, checked: CheckedL1Event, ctx: L1Context
+) -> Event:
+    seq = checked.seq
+    seq.rewards_claimed_wei = format_wei(int(seq.rewards_claimed_wei or "0") + checked.amount_wei)
     put_sequencer(kv, seq)
-    change_totals(kv, total_rewards_claimed_wei=amount)
-    return Event("rewards_claimed", [("sequencer_id", str(seq.id)), ("amount_wei", str(amount))])
+    change_totals(kv, total_rewards_claimed_wei=checked.amount_wei)
+    return _event("rewards_claimed", checked)
 
 
-_HANDLERS = {
-    "locked": process_locked,
-    "lock_increased": process_lock_increased,
-    "signer_changed": process_signer_changed,
-    "withdrawal_requested": process_withdrawal_requested,
-    "unlock_initiated": process_unlock_initiated,
-    "released": process_released,
-    "rewards_claimed": process_rewards_claimed,
+# Keyed by the L1Event oneof fields of abci_app/l1events_schema.EVENT_KINDS (a test checks
+# that every kind has one). Any: each handler takes its own kind's message type.
+L1_HANDLERS: dict[str, L1Handler[Any]] = {
+    "locked": L1Handler(validate_locked, process_locked),
+    "lock_increased": L1Handler(validate_lock_increased, process_lock_increased),
+    "signer_changed": L1Handler(validate_signer_changed, process_signer_changed),
+    "withdrawal_requested": L1Handler(validate_withdrawal_requested,
+                                      process_withdrawal_requested),
+    "unlock_initiated": L1Handler(validate_unlock_initiated, process_unlock_initiated),
+    "released": L1Handler(validate_released, process_released),
+    "rewards_claimed": L1Handler(validate_rewards_claimed, process_rewards_claimed),
 }
 
 
-def process_l1_event(kv: KVStore, event: Any, block: BlockInput, params: Params) -> TxOutcome:
+# --- entry points ----------------------------------------------------------------------
+
+
+def _record_noop(kv: KVStore, nonce: int, exc: AppError, height: int) -> TxOutcome:
+    noop = state.L1Noop(nonce=nonce, code=exc.code, reason=exc.message, height=height)
+    put_record(kv, keys.l1_noop_key(nonce), noop)
+    return TxOutcome(exc.code, exc.message, events=[Event("l1_event_noop", [
+        ("nonce", str(nonce)), ("code", str(exc.code)), ("reason", exc.message)])])
+
+
+def process_l1_event(
+    kv: KVStore, event: pb.events.L1Event, block: BlockInput, params: Params
+) -> TxOutcome:
     """Apply one event if its nonce is next; a usable-or-not event consumes its nonce."""
+    # Verify the nonce is the next one: otherwise the event is skipped, not consumed
     last = int(get_chain_state(kv).last_l1_nonce)
     if event.nonce <= last:
         err: AppError = L1NonceDuplicateError(f"nonce {event.nonce} <= last applied {last}")
@@ -205,18 +325,18 @@ def process_l1_event(kv: KVStore, event: Any, block: BlockInput, params: Params)
     if event.nonce != last + 1:
         err = L1NonceGapError(f"nonce {event.nonce} != last applied {last} + 1")
         return TxOutcome(err.code, err.message)
-    kind = event.WhichOneof("kind")
+    ctx = L1Context(block, params, int(event.nonce))
+    kind = str(event.WhichOneof("kind"))
+    handler = L1_HANDLERS.get(kind)
     try:
-        if kind not in _HANDLERS:
+        if handler is None:
             raise EmptyL1EventError(f"l1 event {event.nonce}: no known kind")
-        applied = _HANDLERS[kind](kv, getattr(event, kind), block, params)
-        outcome = TxOutcome(0, "", events=[applied])
+        msg = getattr(event, kind)
+        checked = handler.validate(kv, msg, ctx)
     except AppError as exc:
-        noop = state.L1Noop(nonce=event.nonce, code=exc.code, reason=exc.message,
-                            height=block.height)
-        put_record(kv, keys.l1_noop_key(event.nonce), noop)
-        outcome = TxOutcome(exc.code, exc.message, events=[Event("l1_event_noop", [
-            ("nonce", str(event.nonce)), ("code", str(exc.code)), ("reason", exc.message)])])
+        outcome = _record_noop(kv, int(event.nonce), exc, block.height)
+    else:
+        outcome = TxOutcome(0, "", events=[handler.process(kv, msg, checked, ctx)])
     chain = get_chain_state(kv)
     chain.last_l1_nonce = event.nonce
     put_chain_state(kv, chain)

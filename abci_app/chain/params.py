@@ -8,17 +8,27 @@ because they exceed JSON's safe integer range.
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
 
 from abci_app.chain.messages import state
 from abci_app.errors import ParamsError
+from abci_app.l1events_schema import UINT256_MAX
 
 BPS_DENOMINATOR = 10_000
+# Durations are seconds; block time is unix nanoseconds.
+NS_PER_S = 1_000_000_000
 # No duration may push a unix-nanosecond time past int64 (~2262).
 MAX_DURATION_S = 10**9
 MAX_SIGNED_BLOCKS_WINDOW = 100_000
 MAX_VALIDATORS_LIMIT = 10_000
-UINT256_MAX = 2**256 - 1
+# CometBFT's types.MaxVoteExtensionSize: a larger extension breaks the vote.
+COMETBFT_MAX_VOTE_EXTENSION_BYTES = 1024 * 1024
+# CometBFT's types.MaxBlockSizeBytes: no tx can be larger than a block.
+COMETBFT_MAX_BLOCK_BYTES = 104_857_600
+# Room one vote takes in the injected tx besides its extension bytes: a 20-byte
+# address, power, flag, 64-byte signature and the protobuf tags and lengths
+# around them, plus the tx's own prefix and commit header: 134 bytes at worst
+# (tests/unit/test_protocol_constants.py measures it), so 256 leaves margin.
+RELAY_VOTE_OVERHEAD_BYTES = 256
 _STRING_FIELDS = ("power_reduction", "min_lock_wei", "reward_per_l2_block_wei")
 
 
@@ -40,7 +50,7 @@ class Params:
     reward_per_l2_block_wei: int = 10**15
     max_tx_bytes: int = 16_384
     max_evidence_age_blocks: int = 100_000
-    # The relay (abci_app/relay/params.py checks the same bounds).
+    # The relay's limits (abci_app/relay/params.py reads them; validate_relay_params checks them).
     max_events_per_extension: int = 64
     max_extension_bytes: int = 16 * 1024
     max_attested_tx_bytes: int = 4 * 1024 * 1024
@@ -65,30 +75,53 @@ _BOUNDS: dict[str, tuple[int, int]] = {
     "max_tx_bytes": (256, 1 << 20),
     "max_evidence_age_blocks": (1, 2**62),
     "max_events_per_extension": (1, 10_000),
-    "max_extension_bytes": (256, 1 << 20),
-    "max_attested_tx_bytes": (512, 50 << 20),
+    "max_extension_bytes": (256, COMETBFT_MAX_VOTE_EXTENSION_BYTES),
+    # Half a block at most, so user txs still fit beside it.
+    "max_attested_tx_bytes": (512, COMETBFT_MAX_BLOCK_BYTES // 2),
 }
-# Room for one vote's address, flag, power and signature around an extension.
-RELAY_VOTE_OVERHEAD_BYTES = 256
 
 
-def compute_param_int(name: str, raw: Any) -> int:
-    """Parse one parameter from JSON (int or decimal string) and check its bounds."""
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise ParamsError(f"app_state.params.{name}: expected an integer or decimal string")
-    if isinstance(raw, str):
-        if not raw.isascii() or not raw.isdigit() or (len(raw) > 1 and raw[0] == "0"):
-            raise ParamsError(f"app_state.params.{name}: {raw!r} is not a canonical decimal")
-        value = int(raw)
-    else:
-        value = raw
+def validate_param(name: str, value: object) -> int:
+    """`value` as parameter `name`: an integer (not a bool) within its bounds."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParamsError(f"app_state.params.{name}: expected an integer, got {value!r}")
     low, high = _BOUNDS[name]
     if not low <= value <= high:
         raise ParamsError(f"app_state.params.{name}: {value} is outside [{low}, {high}]")
     return value
 
 
-def compute_params_from_json(doc: Any) -> Params:
+def compute_param_int(name: str, raw: object) -> int:
+    """Parse one parameter from JSON (int or decimal string) and check its bounds."""
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise ParamsError(f"app_state.params.{name}: expected an integer or decimal string")
+    if isinstance(raw, str):
+        if not raw.isascii() or not raw.isdigit() or (len(raw) > 1 and raw[0] == "0"):
+            raise ParamsError(f"app_state.params.{name}: {raw!r} is not a canonical decimal")
+        raw = int(raw)
+    return validate_param(name, raw)
+
+
+def validate_relay_room(max_extension_bytes: int, max_attested_tx_bytes: int) -> None:
+    """At least one full extension and its vote must fit in the injected tx,
+    or nothing is ever attested."""
+    low = max_extension_bytes + RELAY_VOTE_OVERHEAD_BYTES
+    if max_attested_tx_bytes < low:
+        raise ParamsError(f"app_state.params.max_attested_tx_bytes: {max_attested_tx_bytes} < "
+                          f"max_extension_bytes + {RELAY_VOTE_OVERHEAD_BYTES} = {low}")
+
+
+def validate_relay_params(
+    max_events_per_extension: object, max_extension_bytes: object, max_attested_tx_bytes: object
+) -> None:
+    """The relay's three limits: each within its bounds, and the room between them."""
+    validate_param("max_events_per_extension", max_events_per_extension)
+    extension = validate_param("max_extension_bytes", max_extension_bytes)
+    attested = validate_param("max_attested_tx_bytes", max_attested_tx_bytes)
+    validate_relay_room(extension, attested)
+
+
+def compute_params_from_json(doc: object) -> Params:
     """Defaults for missing keys; unknown keys are an error (they are usually typos)."""
     if doc is None:
         doc = {}
@@ -100,10 +133,7 @@ def compute_params_from_json(doc: Any) -> Params:
             raise ParamsError(f"app_state.params.{key}: unknown parameter")
     defaults = asdict(Params())
     values = {n: compute_param_int(n, doc.get(n, defaults[n])) for n in names}
-    # At least one full extension must fit in the injected tx, or nothing is ever attested.
-    if values["max_attested_tx_bytes"] < values["max_extension_bytes"] + RELAY_VOTE_OVERHEAD_BYTES:
-        raise ParamsError("app_state.params.max_attested_tx_bytes: must be at least "
-                          f"max_extension_bytes + {RELAY_VOTE_OVERHEAD_BYTES}")
+    validate_relay_room(values["max_extension_bytes"], values["max_attested_tx_bytes"])
     return Params(**values)
 
 
@@ -114,14 +144,14 @@ def compute_params_json(params: Params) -> dict[str, int | str]:
     return out
 
 
-def compute_params_proto(params: Params) -> Any:
+def compute_params_proto(params: Params) -> state.Params:
     msg = state.Params()
     for name, value in asdict(params).items():
         setattr(msg, name, str(value) if name in _STRING_FIELDS else value)
     return msg
 
 
-def compute_params_from_proto(msg: Any) -> Params:
+def compute_params_from_proto(msg: state.Params) -> Params:
     values = {f.name: int(getattr(msg, f.name)) for f in fields(Params)}
     return Params(**values)
 

@@ -30,19 +30,18 @@ import hashlib
 from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
-from typing import Any
 
 from abci_app.chain import keys
 from abci_app.chain.messages import state
-from abci_app.chain.params import Params
+from abci_app.chain.params import NS_PER_S, Params
 from abci_app.chain.slashing import jail_sequencer
 from abci_app.chain.state import (
     change_totals,
     format_wei,
     get_chain_state,
+    get_known_sequencer,
     get_params,
     get_record,
-    get_sequencer,
     get_sequencers,
     put_chain_state,
     put_record,
@@ -54,7 +53,6 @@ from abci_app.errors import QueryBadRequestError, QueryNotFoundError
 from abci_app.store.kv import KVStore
 from abci_app.valset import ValidatorEntry
 
-NS_PER_S = 1_000_000_000
 SCHEDULE_HISTORY_EPOCHS = 1_024
 NO_PRODUCER = 0
 
@@ -90,7 +88,7 @@ def compute_epoch_of(l2_height: int, epoch_length: int) -> int:
 
 def compute_epoch_schedule(
     epoch: int, seed: bytes, candidates: Sequence[ValidatorEntry], params: Params
-) -> Any:
+) -> state.EpochSchedule:
     first, last = compute_epoch_bounds(epoch, params.epoch_length)
     producer = compute_producer(seed, candidates)
     return state.EpochSchedule(
@@ -99,7 +97,7 @@ def compute_epoch_schedule(
     )
 
 
-def compute_producer_at(schedule: Any, l2_height: int) -> int:
+def compute_producer_at(schedule: state.EpochSchedule, l2_height: int) -> int:
     producer = NO_PRODUCER
     for span in schedule.spans:
         if span.from_l2_height > l2_height:
@@ -108,15 +106,23 @@ def compute_producer_at(schedule: Any, l2_height: int) -> int:
     return producer
 
 
-def get_current_producer(schedule: Any) -> int:
+def get_current_producer(schedule: state.EpochSchedule) -> int:
     return int(schedule.spans[-1].sequencer_id) if schedule.spans else NO_PRODUCER
 
 
-def get_epoch_schedule(kv: KVStore, epoch: int) -> Any:
+def get_epoch_schedule(kv: KVStore, epoch: int) -> state.EpochSchedule | None:
     return get_record(kv, keys.epoch_key(epoch), state.EpochSchedule)
 
 
-def put_epoch_schedule(kv: KVStore, schedule: Any) -> None:
+def get_known_epoch_schedule(kv: KVStore, epoch: int) -> state.EpochSchedule:
+    """The current epoch's schedule: written a whole epoch ahead, so absence is a bug."""
+    schedule = get_epoch_schedule(kv, epoch)
+    if schedule is None:
+        raise RuntimeError(f"epoch {epoch} has no schedule in state")
+    return schedule
+
+
+def put_epoch_schedule(kv: KVStore, schedule: state.EpochSchedule) -> None:
     put_record(kv, keys.epoch_key(schedule.epoch), schedule)
 
 
@@ -133,7 +139,7 @@ def get_sequencer_at(kv: KVStore, l2_height: int) -> tuple[int, int]:
     return epoch, compute_producer_at(schedule, l2_height)
 
 
-def add_produced(schedule: Any, sequencer_id: int, l2_blocks: int) -> None:
+def add_produced(schedule: state.EpochSchedule, sequencer_id: int, l2_blocks: int) -> None:
     for entry in schedule.produced:
         if entry.sequencer_id == sequencer_id:
             entry.l2_blocks += l2_blocks
@@ -171,7 +177,8 @@ def advance_epoch(kv: KVStore, block: BlockInput, params: Params) -> Event:
 
 
 def reelect(
-    kv: KVStore, schedule: Any, candidates: Sequence[ValidatorEntry], time_ns: int, reason: str
+    kv: KVStore, schedule: state.EpochSchedule, candidates: Sequence[ValidatorEntry],
+    time_ns: int, reason: str,
 ) -> Event:
     """Hand the rest of the epoch to a new producer, chosen by a fresh round's seed."""
     failed = set(schedule.failed_ids)  # membership only
@@ -197,7 +204,7 @@ def record_missed_production(
     kv: KVStore, sequencer_id: int, block: BlockInput, params: Params
 ) -> list[Event]:
     """A fault for the producer; max_missed_productions consecutive faults jail it."""
-    seq = get_sequencer(kv, sequencer_id)
+    seq = get_known_sequencer(kv, sequencer_id)
     seq.missed_productions += 1
     events = [Event("missed_production", [
         ("sequencer_id", str(sequencer_id)), ("count", str(seq.missed_productions))])]
@@ -214,11 +221,11 @@ def process_rotation(kv: KVStore, block: BlockInput, params: Params) -> list[Eve
     """Advance the epoch when its L2 blocks are done; replace an ineligible or silent producer."""
     events: list[Event] = []
     chain = get_chain_state(kv)
-    schedule = get_epoch_schedule(kv, chain.current_epoch)
+    schedule = get_known_epoch_schedule(kv, chain.current_epoch)
     if chain.last_l2_height >= schedule.last_l2_height:
         events.append(advance_epoch(kv, block, params))
         chain = get_chain_state(kv)
-        schedule = get_epoch_schedule(kv, chain.current_epoch)
+        schedule = get_known_epoch_schedule(kv, chain.current_epoch)
     candidates = compute_validator_set(get_sequencers(kv), params)
     producer = get_current_producer(schedule)
     if producer not in {c.sequencer_id for c in candidates}:
@@ -245,7 +252,7 @@ def process_rewards(kv: KVStore, params: Params) -> list[Event]:
     events = []
     for entry in schedule.produced:  # ascending sequencer id
         amount = entry.l2_blocks * params.reward_per_l2_block_wei
-        seq = get_sequencer(kv, entry.sequencer_id)
+        seq = get_known_sequencer(kv, entry.sequencer_id)
         seq.rewards_accrued_wei = format_wei(int(seq.rewards_accrued_wei or "0") + amount)
         put_sequencer(kv, seq)
         change_totals(kv, total_rewards_accrued_wei=amount)

@@ -6,11 +6,14 @@ lock plus withdrawals still in their delay. The slash takes from those pending
 withdrawals first, oldest first, then from the lock, and is recorded.
 """
 
-from typing import Any
-
 from abci_app.chain import keys
 from abci_app.chain.messages import state
-from abci_app.chain.params import BPS_DENOMINATOR, Params, compute_max_missed_blocks
+from abci_app.chain.params import (
+    BPS_DENOMINATOR,
+    NS_PER_S,
+    Params,
+    compute_max_missed_blocks,
+)
 from abci_app.chain.state import (
     ACTIVE,
     EXITED,
@@ -36,7 +39,6 @@ from abci_app.chain.withdrawals import (
 )
 from abci_app.store.kv import KVStore
 
-NS_PER_S = 1_000_000_000
 TOMBSTONE_JAIL_UNTIL_NS = 2**63 - 1
 MISBEHAVIOR_KINDS = ("duplicate_vote", "light_client_attack")
 
@@ -45,7 +47,7 @@ def compute_slash_amount(stake_wei: int, fraction_bps: int) -> int:
     return stake_wei * fraction_bps // BPS_DENOMINATOR
 
 
-def jail_sequencer(seq: Any, until_ns: int) -> bool:
+def jail_sequencer(seq: state.Sequencer, until_ns: int) -> bool:
     """ACTIVE -> JAILED until `until_ns`. Returns whether the status changed."""
     if seq.status != ACTIVE:
         return False
@@ -55,9 +57,9 @@ def jail_sequencer(seq: Any, until_ns: int) -> bool:
 
 
 def slash_sequencer(
-    kv: KVStore, seq: Any, fraction_bps: int, reason: str, infraction_height: int,
+    kv: KVStore, seq: state.Sequencer, fraction_bps: int, reason: str, infraction_height: int,
     block: BlockInput,
-) -> Any:
+) -> state.SlashRecord:
     """Burn a fraction of the stake at risk; pending withdrawals pay first. Stores `seq`."""
     pending = [w for w in get_withdrawals(kv, seq.id) if not w.releasable]
     at_risk = get_locked(seq) + sum(get_withdrawal_amount(w) for w in pending)
@@ -87,7 +89,7 @@ def slash_sequencer(
     return record
 
 
-def _slash_event(kind: str, seq: Any, record: Any) -> Event:
+def _slash_event(kind: str, seq: state.Sequencer, record: state.SlashRecord) -> Event:
     return Event(kind, [
         ("sequencer_id", str(seq.id)),
         ("from_pending_wei", record.from_pending_wei),
@@ -99,7 +101,9 @@ def _slash_event(kind: str, seq: Any, record: Any) -> Event:
 # --- downtime -----------------------------------------------------------------------------
 
 
-def get_signing_info(kv: KVStore, sequencer_id: int, start_height: int, params: Params) -> Any:
+def get_signing_info(
+    kv: KVStore, sequencer_id: int, start_height: int, params: Params
+) -> state.SigningInfo:
     info = get_record(kv, keys.signing_info_key(sequencer_id), state.SigningInfo)
     if info is None:
         info = state.SigningInfo(
@@ -114,7 +118,7 @@ def reset_signing_info(kv: KVStore, sequencer_id: int) -> None:
     kv.delete(keys.signing_info_key(sequencer_id))
 
 
-def record_vote(info: Any, signed: bool, params: Params) -> None:
+def record_vote(info: state.SigningInfo, params: Params, *, signed: bool) -> None:
     """Advance the sliding window by one vote (cosmos-sdk x/slashing bit array)."""
     index = int(info.index_offset) % params.signed_blocks_window
     info.index_offset += 1
@@ -142,7 +146,7 @@ def process_downtime(kv: KVStore, block: BlockInput, params: Params) -> list[Eve
                                                  ("reason", "unknown or duplicate address")]))
             continue
         seen.add(vote.address)
-        events += _process_vote(kv, entry.sequencer_id, vote.signed, block, params)
+        events += _process_vote(kv, entry.sequencer_id, vote.present, block, params)
     return events
 
 
@@ -153,7 +157,7 @@ def _process_vote(
     if seq is None or seq.status != ACTIVE:
         return []
     info = get_signing_info(kv, sequencer_id, block.height - 1, params)
-    record_vote(info, signed, params)
+    record_vote(info, params, signed=signed)
     # Verify a full window was observed and too many votes were missed in it
     window_full = info.index_offset >= params.signed_blocks_window
     if not (window_full and info.missed_blocks > compute_max_missed_blocks(params)):
@@ -190,7 +194,7 @@ def process_misbehavior(kv: KVStore, block: BlockInput, params: Params) -> list[
 
 
 def _evidence_ignore_reason(
-    kind: str, height: int, seq: Any, block: BlockInput, params: Params
+    kind: str, height: int, seq: state.Sequencer | None, block: BlockInput, params: Params
 ) -> str:
     if kind not in MISBEHAVIOR_KINDS:
         return f"unknown kind {kind!r}"

@@ -6,7 +6,9 @@ into ints at the edge so the transitions only do integer math.
 """
 
 import re
-from typing import Any
+from typing import TypeVar
+
+from google.protobuf.message import Message
 
 from abci_app.chain import keys
 from abci_app.chain.messages import state
@@ -23,11 +25,12 @@ JAILED = state.SEQUENCER_STATUS_JAILED
 UNLOCKING = state.SEQUENCER_STATUS_UNLOCKING
 EXITED = state.SEQUENCER_STATUS_EXITED
 TOMBSTONED = state.SEQUENCER_STATUS_TOMBSTONED
-STATUS_NAMES = {ACTIVE: "active", JAILED: "jailed", UNLOCKING: "unlocking",
-                EXITED: "exited", TOMBSTONED: "tombstoned"}
+STATUS_NAMES: dict[Status.ValueType, str] = {
+    ACTIVE: "active", JAILED: "jailed", UNLOCKING: "unlocking", EXITED: "exited",
+    TOMBSTONED: "tombstoned"}
 
 
-def parse_wei(text: str, field: str = "amount_wei") -> int:
+def parse_wei(text: object, field: str = "amount_wei") -> int:
     """A canonical decimal uint256: no sign, no leading zeros, at most 78 digits."""
     if not isinstance(text, str) or not _CANONICAL_DECIMAL.fullmatch(text):
         raise InvalidAmountError(f"{field}: {text!r} is not a canonical decimal wei amount")
@@ -43,11 +46,14 @@ def format_wei(value: int) -> str:
     return str(value)
 
 
-def _encode(msg: Any) -> bytes:
+M = TypeVar("M", bound=Message)
+
+
+def _encode(msg: Message) -> bytes:
     return bytes(msg.SerializeToString(deterministic=True))
 
 
-def _load(kv: KVStore, key: bytes, cls: Any) -> Any:
+def _load(kv: KVStore, key: bytes, cls: type[M]) -> M | None:
     raw = kv.get(key)
     if raw is None:
         return None
@@ -70,12 +76,12 @@ def put_params(kv: KVStore, params: Params) -> None:
     kv.set(keys.PARAMS, _encode(compute_params_proto(params)))
 
 
-def get_chain_state(kv: KVStore) -> Any:
+def get_chain_state(kv: KVStore) -> state.ChainState:
     msg = _load(kv, keys.CHAIN_STATE, state.ChainState)
     return msg if msg is not None else state.ChainState()
 
 
-def put_chain_state(kv: KVStore, chain: Any) -> None:
+def put_chain_state(kv: KVStore, chain: state.ChainState) -> None:
     kv.set(keys.CHAIN_STATE, _encode(chain))
 
 
@@ -111,13 +117,21 @@ def put_totals(kv: KVStore, totals: dict[str, int]) -> None:
 # --- sequencers -----------------------------------------------------------------------
 
 
-def get_sequencer(kv: KVStore, sequencer_id: int) -> Any:
+def get_sequencer(kv: KVStore, sequencer_id: int) -> state.Sequencer | None:
     return _load(kv, keys.sequencer_key(sequencer_id), state.Sequencer)
 
 
-def get_sequencers(kv: KVStore) -> list[Any]:
+def get_known_sequencer(kv: KVStore, sequencer_id: int) -> state.Sequencer:
+    """For an id the state itself holds (schedule, index, queue): absence is a bug."""
+    seq = get_sequencer(kv, sequencer_id)
+    if seq is None:
+        raise RuntimeError(f"sequencer {sequencer_id} is referenced but missing from state")
+    return seq
+
+
+def get_sequencers(kv: KVStore) -> list[state.Sequencer]:
     """All sequencers, ascending id."""
-    out = []
+    out: list[state.Sequencer] = []
     for _, raw in kv.iterate(keys.SEQUENCER_PREFIX):
         seq = state.Sequencer()
         seq.ParseFromString(raw)
@@ -125,19 +139,19 @@ def get_sequencers(kv: KVStore) -> list[Any]:
     return out
 
 
-def put_sequencer(kv: KVStore, seq: Any) -> None:
+def put_sequencer(kv: KVStore, seq: state.Sequencer) -> None:
     kv.set(keys.sequencer_key(seq.id), _encode(seq))
 
 
-def get_locked(seq: Any) -> int:
+def get_locked(seq: state.Sequencer) -> int:
     return int(seq.locked_wei or "0")
 
 
-def set_locked(seq: Any, amount_wei: int) -> None:
+def set_locked(seq: state.Sequencer, amount_wei: int) -> None:
     seq.locked_wei = format_wei(amount_wei)
 
 
-def get_unclaimed_rewards(seq: Any) -> int:
+def get_unclaimed_rewards(seq: state.Sequencer) -> int:
     return int(seq.rewards_accrued_wei or "0") - int(seq.rewards_claimed_wei or "0")
 
 
@@ -165,8 +179,8 @@ def put_account_nonce(kv: KVStore, address: bytes, nonce: int) -> None:
 # --- generic record lists ---------------------------------------------------------------
 
 
-def get_records(kv: KVStore, prefix: bytes, cls: Any) -> list[Any]:
-    out = []
+def get_records(kv: KVStore, prefix: bytes, cls: type[M]) -> list[M]:
+    out: list[M] = []
     for _, raw in kv.iterate(prefix):
         msg = cls()
         msg.ParseFromString(raw)
@@ -174,11 +188,11 @@ def get_records(kv: KVStore, prefix: bytes, cls: Any) -> list[Any]:
     return out
 
 
-def put_record(kv: KVStore, key: bytes, msg: Any) -> None:
+def put_record(kv: KVStore, key: bytes, msg: Message) -> None:
     kv.set(key, _encode(msg))
 
 
-def get_record(kv: KVStore, key: bytes, cls: Any) -> Any:
+def get_record(kv: KVStore, key: bytes, cls: type[M]) -> M | None:
     return _load(kv, key, cls)
 
 

@@ -10,16 +10,16 @@ Checks, in order, each with its own code (abci_app.errors):
 """
 
 from dataclasses import dataclass
-from typing import Any
 
-from google.protobuf.message import DecodeError  # type: ignore[import-untyped, unused-ignore]
+from google.protobuf.message import DecodeError
 
+from abci_app.chain.messages import state
 from abci_app.chain.messages import tx as tx_pb
 from abci_app.chain.params import Params
 from abci_app.chain.schedule import (
     add_produced,
     get_current_producer,
-    get_epoch_schedule,
+    get_known_epoch_schedule,
     put_epoch_schedule,
 )
 from abci_app.chain.slashing import reset_signing_info
@@ -59,9 +59,9 @@ from abci_app.errors import (
     UnknownSequencerError,
     WrongChainIdError,
 )
+from abci_app.l1events_schema import ATTESTED_TX_PREFIX as RESERVED_PREFIX
 from abci_app.store.kv import KVStore
 
-RESERVED_PREFIX = b"\x00seqset-attest"
 L2_BLOCK_HASH_BYTES = 32
 MESSAGE_KINDS = ("unjail", "l2_progress")
 
@@ -71,11 +71,11 @@ class AuthenticatedTx:
     sender: bytes
     nonce: int
     kind: str
-    msg: Any
-    seq: Any
+    msg: tx_pb.Unjail | tx_pb.L2Progress
+    seq: state.Sequencer
 
 
-def decode_tx(raw: bytes, chain_id: str, params: Params) -> tuple[Any, Any]:
+def decode_tx(raw: bytes, chain_id: str, params: Params) -> tuple[tx_pb.SignedTx, tx_pb.TxBody]:
     """Stateless checks: prefix, size, decoding, chain id, message kind."""
     if raw.startswith(RESERVED_PREFIX):
         raise ReservedPrefixError("tx: starts with the relay's reserved prefix")
@@ -102,7 +102,7 @@ def authenticate_tx(kv: KVStore, raw: bytes, chain_id: str, params: Params) -> A
     if body.nonce != expected:
         raise BadNonceError(f"tx.nonce: {body.nonce} != account nonce {expected}")
     kind = str(body.WhichOneof("msg"))
-    msg = getattr(body, kind)
+    msg = body.unjail if kind == "unjail" else body.l2_progress  # decode_tx checked the kind
     seq = get_sequencer(kv, msg.sequencer_id)
     if seq is None:
         raise UnknownSequencerError(f"{kind}.sequencer_id: no sequencer {msg.sequencer_id}")
@@ -116,7 +116,7 @@ def authenticate_tx(kv: KVStore, raw: bytes, chain_id: str, params: Params) -> A
 # --- message rules: validation first, then the effect -----------------------------
 
 
-def validate_unjail(seq: Any, now_ns: int, params: Params) -> None:
+def validate_unjail(seq: state.Sequencer, now_ns: int, params: Params) -> None:
     # Verify the sequencer is jailed, not tombstoned, its time served and its lock sufficient
     if seq.status == TOMBSTONED:
         raise TombstonedError(f"unjail: sequencer {seq.id} is tombstoned")
@@ -130,7 +130,7 @@ def validate_unjail(seq: Any, now_ns: int, params: Params) -> None:
             f"unjail: lock {get_locked(seq)} < min_lock {params.min_lock_wei}")
 
 
-def process_unjail(kv: KVStore, seq: Any) -> list[Event]:
+def process_unjail(kv: KVStore, seq: state.Sequencer) -> list[Event]:
     seq.status = ACTIVE
     seq.jailed_until_ns = 0
     seq.missed_productions = 0
@@ -139,7 +139,9 @@ def process_unjail(kv: KVStore, seq: Any) -> list[Event]:
     return [Event("unjailed", [("sequencer_id", str(seq.id))])]
 
 
-def validate_l2_progress(kv: KVStore, seq: Any, msg: Any, params: Params) -> Any:
+def validate_l2_progress(
+    kv: KVStore, seq: state.Sequencer, msg: tx_pb.L2Progress, params: Params
+) -> state.EpochSchedule:
     """Returns the current epoch's schedule."""
     if len(msg.l2_block_hash) != L2_BLOCK_HASH_BYTES:
         raise InvalidFieldError(f"l2_progress.l2_block_hash: expected 32 bytes, "
@@ -150,7 +152,7 @@ def validate_l2_progress(kv: KVStore, seq: Any, msg: Any, params: Params) -> Any
     if msg.l2_height <= chain.last_l2_height:
         raise StaleL2ProgressError(
             f"l2_progress.l2_height: {msg.l2_height} <= last reported {chain.last_l2_height}")
-    schedule = get_epoch_schedule(kv, chain.current_epoch)
+    schedule = get_known_epoch_schedule(kv, chain.current_epoch)
     if msg.l2_height > schedule.last_l2_height:
         raise L2ProgressBeyondEpochError(
             f"l2_progress.l2_height: {msg.l2_height} > epoch {schedule.epoch} end "
@@ -162,7 +164,10 @@ def validate_l2_progress(kv: KVStore, seq: Any, msg: Any, params: Params) -> Any
     return schedule
 
 
-def process_l2_progress(kv: KVStore, seq: Any, msg: Any, schedule: Any, now_ns: int) -> list[Event]:
+def process_l2_progress(
+    kv: KVStore, seq: state.Sequencer, msg: tx_pb.L2Progress, schedule: state.EpochSchedule,
+    now_ns: int,
+) -> list[Event]:
     chain = get_chain_state(kv)
     add_produced(schedule, seq.id, msg.l2_height - chain.last_l2_height)
     put_epoch_schedule(kv, schedule)
@@ -178,18 +183,23 @@ def process_l2_progress(kv: KVStore, seq: Any, msg: Any, schedule: Any, now_ns: 
                                   ("l2_block_hash", bytes(msg.l2_block_hash).hex())])]
 
 
-def validate_message(kv: KVStore, auth: AuthenticatedTx, now_ns: int, params: Params) -> Any:
-    if auth.kind == "unjail":
+def validate_message(
+    kv: KVStore, auth: AuthenticatedTx, now_ns: int, params: Params
+) -> state.EpochSchedule | None:
+    """Returns what the effect needs: l2_progress's schedule, nothing for unjail."""
+    if isinstance(auth.msg, tx_pb.Unjail):
         validate_unjail(auth.seq, now_ns, params)
         return None
     return validate_l2_progress(kv, auth.seq, auth.msg, params)
 
 
 def apply_message(
-    kv: KVStore, auth: AuthenticatedTx, checked: Any, now_ns: int
+    kv: KVStore, auth: AuthenticatedTx, checked: state.EpochSchedule | None, now_ns: int
 ) -> list[Event]:
-    if auth.kind == "unjail":
+    if isinstance(auth.msg, tx_pb.Unjail):
         return process_unjail(kv, auth.seq)
+    if checked is None:
+        raise RuntimeError("l2_progress applied without its validated schedule")
     return process_l2_progress(kv, auth.seq, auth.msg, checked, now_ns)
 
 

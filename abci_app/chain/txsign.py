@@ -13,7 +13,6 @@ The sender is keccak256(uncompressed_pubkey[1:])[-20:], the signer's L1 address.
 """
 
 from functools import lru_cache
-from typing import Any
 
 from coincurve import PrivateKey, PublicKey
 from eth_hash.auto import keccak
@@ -39,7 +38,7 @@ def compute_signer_address(private_key: bytes) -> bytes:
     return compute_address_from_pubkey(PrivateKey(private_key).public_key)
 
 
-def sign_tx(body: Any, private_key: bytes) -> bytes:
+def sign_tx(body: tx_pb.TxBody, private_key: bytes) -> bytes:
     """Serialize `body` (a TxBody) deterministically, sign it, return SignedTx bytes."""
     body_bytes = bytes(body.SerializeToString(deterministic=True))
     digest = compute_tx_digest(body.chain_id, body_bytes)

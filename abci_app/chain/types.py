@@ -16,11 +16,12 @@ class Event:
 
 @dataclass(frozen=True)
 class VoteInfo:
-    """One vote of decided_last_commit; signed means block_id_flag COMMIT."""
+    """One vote of decided_last_commit. present means any flag but ABSENT: a nil
+    precommit comes from an online validator, so it is no downtime (cosmos-sdk x/slashing)."""
 
     address: bytes
     power: int
-    signed: bool
+    present: bool
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ record at or below h. Records older than the one that covers H-2 are pruned.
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
 
 from abci_app.chain import keys
 from abci_app.chain.messages import state
@@ -36,11 +35,13 @@ def compute_power(locked_wei: int, params: Params) -> int:
     return min(locked_wei // params.power_reduction, compute_max_validator_power(params))
 
 
-def is_eligible_validator(seq: Any, params: Params) -> bool:
+def is_eligible_validator(seq: state.Sequencer, params: Params) -> bool:
     return bool(seq.status == ACTIVE) and compute_power(get_locked(seq), params) > 0
 
 
-def compute_validator_set(sequencers: Sequence[Any], params: Params) -> list[ValidatorEntry]:
+def compute_validator_set(
+    sequencers: Sequence[state.Sequencer], params: Params
+) -> list[ValidatorEntry]:
     """Pure: the eligible sequencers, sorted by (power desc, id asc), top max_validators."""
     cap = compute_max_validator_power(params)
     entries = []
@@ -69,14 +70,14 @@ def compute_validator_diff(
     return updates
 
 
-def _entries_from_record(record: Any) -> list[ValidatorEntry]:
+def _entries_from_record(record: state.ValidatorSetRecord) -> list[ValidatorEntry]:
     return [
         ValidatorEntry(bytes(v.address), bytes(v.pub_key), int(v.power), int(v.sequencer_id))
         for v in record.validators
     ]
 
 
-def _records(kv: KVStore) -> list[Any]:
+def _records(kv: KVStore) -> list[state.ValidatorSetRecord]:
     return get_records(kv, keys.VALSET_PREFIX, state.ValidatorSetRecord)
 
 

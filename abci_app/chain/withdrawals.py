@@ -3,13 +3,13 @@
 A withdrawal leaves the lock (and voting power) at once, stays slashable until
 releasable_at (block time + withdrawal_delay), then becomes releasable. It is
 paid out, and leaves the queue, only when the L1 contract reports Released.
+Each record keeps the nonce of the L1 event that queued it, so settlement can
+match L1's releases to the requests.
 """
-
-from typing import Any
 
 from abci_app.chain import keys
 from abci_app.chain.messages import state
-from abci_app.chain.params import Params
+from abci_app.chain.params import NS_PER_S, Params
 from abci_app.chain.state import (
     EXITED,
     UNLOCKING,
@@ -26,20 +26,18 @@ from abci_app.chain.types import Event
 from abci_app.errors import ReleaseExceedsReleasableError
 from abci_app.store.kv import KVStore
 
-NS_PER_S = 1_000_000_000
 
-
-def get_withdrawals(kv: KVStore, sequencer_id: int = 0) -> list[Any]:
+def get_withdrawals(kv: KVStore, sequencer_id: int = 0) -> list[state.PendingWithdrawal]:
     """Queued withdrawals in id (= request) order; sequencer_id 0 means all."""
     records = get_records(kv, keys.WITHDRAWAL_PREFIX, state.PendingWithdrawal)
     return [w for w in records if sequencer_id == 0 or w.sequencer_id == sequencer_id]
 
 
-def get_withdrawal_amount(withdrawal: Any) -> int:
+def get_withdrawal_amount(withdrawal: state.PendingWithdrawal) -> int:
     return int(withdrawal.amount_wei or "0")
 
 
-def put_withdrawal(kv: KVStore, withdrawal: Any) -> None:
+def put_withdrawal(kv: KVStore, withdrawal: state.PendingWithdrawal) -> None:
     """Store it, or drop it once nothing is owed."""
     if get_withdrawal_amount(withdrawal) == 0:
         kv.delete(keys.withdrawal_key(withdrawal.id))
@@ -48,10 +46,14 @@ def put_withdrawal(kv: KVStore, withdrawal: Any) -> None:
 
 
 def queue_withdrawal(
-    kv: KVStore, seq: Any, amount_wei: int, time_ns: int, params: Params,
-    full_exit: bool, l1_nonce: int,
-) -> Any:
-    """Move amount_wei from the lock into the queue. The caller stores `seq`."""
+    kv: KVStore, seq: state.Sequencer, amount_wei: int, time_ns: int, params: Params, *,
+    l1_nonce: int, full_exit: bool = False,
+) -> state.PendingWithdrawal:
+    """Move amount_wei from the lock into the queue. The caller stores `seq`.
+
+    l1_nonce is the nonce of the L1 event that asked for it (0 if the chain
+    queued it on its own).
+    """
     withdrawal = state.PendingWithdrawal(
         id=allocate_id(kv, "next_withdrawal_id"),
         sequencer_id=seq.id,
@@ -61,7 +63,7 @@ def queue_withdrawal(
         releasable=False,
         slashed_wei="0",
         full_exit=full_exit,
-        l1_nonce=l1_nonce,
+        l1_nonce=0,
     )
     set_locked(seq, get_locked(seq) - amount_wei)
     put_withdrawal(kv, withdrawal)
@@ -85,16 +87,26 @@ def process_withdrawal_queue(kv: KVStore, time_ns: int) -> list[Event]:
     return events
 
 
-def release_withdrawals(kv: KVStore, seq: Any, amount_wei: int) -> None:
-    """Pay out amount_wei from the sequencer's releasable withdrawals, oldest first."""
+def get_releasable_withdrawals(kv: KVStore, sequencer_id: int) -> list[state.PendingWithdrawal]:
+    return [w for w in get_withdrawals(kv, sequencer_id) if w.releasable]
+
+
+def validate_release(kv: KVStore, seq: state.Sequencer, amount_wei: int) -> None:
+    """Raises ReleaseExceedsReleasableError unless amount_wei is covered. Writes nothing."""
     # Verify the L1 payout is covered by what the chain considers releasable
-    releasable = [w for w in get_withdrawals(kv, seq.id) if w.releasable]
-    available = sum(get_withdrawal_amount(w) for w in releasable)
+    available = sum(get_withdrawal_amount(w) for w in get_releasable_withdrawals(kv, seq.id))
     if amount_wei > available:
         raise ReleaseExceedsReleasableError(
             f"released {amount_wei} wei > releasable {available} wei for sequencer {seq.id}")
+
+
+def release_withdrawals(kv: KVStore, seq: state.Sequencer, amount_wei: int) -> None:
+    """Pay out amount_wei from the sequencer's releasable withdrawals, oldest first.
+
+    The caller has run validate_release. Stores `seq`.
+    """
     remaining = amount_wei
-    for withdrawal in releasable:
+    for withdrawal in get_releasable_withdrawals(kv, seq.id):
         take = min(remaining, get_withdrawal_amount(withdrawal))
         withdrawal.amount_wei = format_wei(get_withdrawal_amount(withdrawal) - take)
         put_withdrawal(kv, withdrawal)
@@ -103,7 +115,7 @@ def release_withdrawals(kv: KVStore, seq: Any, amount_wei: int) -> None:
     update_exit_status(kv, seq)
 
 
-def update_exit_status(kv: KVStore, seq: Any) -> None:
+def update_exit_status(kv: KVStore, seq: state.Sequencer) -> None:
     """An unlocking sequencer with nothing locked or queued has exited. Stores `seq`."""
     if seq.status == UNLOCKING and get_locked(seq) == 0 and not get_withdrawals(kv, seq.id):
         seq.status = EXITED

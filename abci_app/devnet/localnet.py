@@ -41,7 +41,7 @@ SEQSET_COMMAND = (sys.executable, "-m", "abci_app.node.cli")
 DEFAULT_COMETBFT = str(PROJECT_ROOT / ".bin" / "cometbft")
 
 
-class WaitTimeout(AssertionError):
+class WaitTimeoutError(AssertionError):
     """A wait ran out of time; the message says for what."""
 
 
@@ -66,13 +66,13 @@ def wait_until(what: str, check: Callable[[], Any], timeout_s: float,
             result = check()
             if result:
                 return result
-        except WaitTimeout:
+        except WaitTimeoutError:
             raise  # the check saw the thing die: no point waiting longer
         except Exception as exc:  # the thing may not be up yet
             last_error = exc
         time.sleep(interval_s)
     detail = f" (last error: {last_error!r})" if last_error else ""
-    raise WaitTimeout(f"timed out after {timeout_s:.0f}s waiting for {what}{detail}")
+    raise WaitTimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}{detail}")
 
 
 def stop_process(proc: subprocess.Popen[bytes] | None, timeout_s: float = 15) -> None:
@@ -119,8 +119,9 @@ class LocalNode:
 
     def _app_listening(self) -> bool:
         if self.app_proc is not None and self.app_proc.poll() is not None:
-            raise WaitTimeout(f"node {self.index}'s app exited with {self.app_proc.returncode}; "
-                              f"see {self.home / 'logs' / 'app.log'}")
+            raise WaitTimeoutError(
+                f"node {self.index}'s app exited with {self.app_proc.returncode}; "
+                f"see {self.home / 'logs' / 'app.log'}")
         with socket.socket() as s:
             return s.connect_ex(("127.0.0.1", self.ports.abci)) == 0
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from abci_app.devnet.localnet import PROJECT_ROOT, WaitTimeout
+from abci_app.devnet.localnet import PROJECT_ROOT, WaitTimeoutError
 from abci_app.devnet.localnet_l1 import L1Localnet
 from abci_app.node.home import NodePorts
 
@@ -72,7 +72,7 @@ def up(folder: Path, validators: int, block_time_ms: int, fresh: bool) -> None:
     try:
         net.start()
         net.net.wait_for_height(2, timeout_s=120)
-    except WaitTimeout as exc:
+    except WaitTimeoutError as exc:
         net.stop()
         raise click.ClickException(f"{exc}; logs are in {folder}/nodes/node*/logs") from exc
     _save(folder, net)

@@ -1,8 +1,28 @@
 """The ABCI application: decodes CometBFT's requests and calls the state machine.
 
-Policy per method follows STYLE.md §4: expected errors become codes, REJECTs or
-empty extensions; a bug in FinalizeBlock or Commit halts the process rather
-than commit a state nobody can explain.
+Error policy, per method (STYLE.md §4). A bad request is an expected error (an
+AppError, or input the method must refuse); a bug is any other exception, which
+`handle` passes to `_on_bug`. Codes come from abci_app.errors.ERROR_CODES, in
+the codespace "seqset".
+
+| method                | bad request                            | bug                         |
+|-----------------------|----------------------------------------|-----------------------------|
+| Echo, Flush, Info     | (none possible)                        | ResponseException, logged   |
+| InitChain             | invalid genesis: halt, log names field | halt                        |
+| Query                 | its code (60-63), log names the field  | InternalError (71), logged  |
+| CheckTx               | its code, log names the field;         | InternalError (71), logged  |
+|                       | NotStartedError (70) before block 1    |                             |
+| PrepareProposal       | leave the tx (or attested tx) out      | empty proposal, logged      |
+| ProcessProposal       | REJECT                                 | REJECT, logged              |
+| ExtendVote            | empty extension                        | empty extension, logged     |
+| VerifyVoteExtension   | REJECT                                 | REJECT, logged              |
+| FinalizeBlock, per tx | that tx's ExecTxResult gets its code   | halt: never commit a state  |
+|                       | (InvalidAttestedTx 90); block goes on  | nobody can explain          |
+| Commit                | (none possible)                        | halt                        |
+| snapshot methods      | REJECT / ABORT / RETRY / empty chunk   | ResponseException, logged   |
+| unknown request       | ResponseException                      | -                           |
+| gRPC Query service    | status + `seqset-code` trailer (60-63) | INTERNAL + code 71, logged  |
+| socket (server/)      | close that connection, logged          | same                        |
 """
 
 import logging
@@ -12,6 +32,7 @@ import time
 from collections.abc import Callable
 
 from abci_app import APP_NAME, APP_PROTOCOL_VERSION, __version__, chain, pb
+from abci_app.errors import CODESPACE, InternalError, NotStartedError
 from abci_app.handlers.blocks import build_block_input, outcome_to_exec_result, to_abci_event
 from abci_app.handlers.failpoints import failpoint
 from abci_app.handlers.proposals import ProposalHandler
@@ -22,7 +43,6 @@ from abci_app.store.state_store import Overlay, StateStore
 log = logging.getLogger("seqset.app")
 
 CHAIN_ID_KEY = b"app/chain_id"
-NOT_STARTED_CODE = 1
 
 
 class HaltError(Exception):
@@ -97,10 +117,10 @@ class SeqsetApp:
             return fallback
         if method == "check_tx":
             return pb.abci.Response(check_tx=pb.abci.ResponseCheckTx(
-                code=1, codespace="seqset", log=f"internal error: {exc!r}"))
+                code=InternalError.code, codespace=CODESPACE, log=f"internal error: {exc!r}"))
         if method == "query":
             return pb.abci.Response(query=pb.abci.ResponseQuery(
-                code=1, codespace="seqset", log=f"internal error: {exc!r}"))
+                code=InternalError.code, codespace=CODESPACE, log=f"internal error: {exc!r}"))
         return pb.abci.Response(exception=pb.abci.ResponseException(error=repr(exc)))
 
     def _count(self, name: str, amount: float = 1) -> None:
@@ -153,8 +173,7 @@ class SeqsetApp:
         tx = request.check_tx.tx
         if self.store.last_height == 0:
             return pb.abci.Response(check_tx=pb.abci.ResponseCheckTx(
-                code=NOT_STARTED_CODE, codespace="seqset",
-                log="the chain has committed no block yet; retry after height 1"))
+                code=NotStartedError.code, codespace=CODESPACE, log=NotStartedError.describe()))
         outcome = chain.check_tx(self._check, tx, self.chain_id())
         if outcome.code != 0:
             self._count("checktx_rejected_total")
@@ -241,6 +260,7 @@ class SeqsetApp:
         failpoint("commit-after-write", height)
         self._block = None
         self._check = self.store.overlay()
+        self.proposals.note_commit(self._check)
         if self.snapshots is not None:
             try:
                 self.snapshots.maybe_take(self.store, height)

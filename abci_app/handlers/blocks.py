@@ -27,7 +27,7 @@ def build_block_input(
         chain.VoteInfo(
             address=bytes(v.validator.address),
             power=int(v.validator.power),
-            signed=v.block_id_flag == pb.validator.BLOCK_ID_FLAG_COMMIT,
+            present=v.block_id_flag != pb.validator.BLOCK_ID_FLAG_ABSENT,
         )
         for v in req.decided_last_commit.votes
     ]

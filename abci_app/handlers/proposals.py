@@ -2,14 +2,16 @@
 
 The relay's pure functions decide; this module feeds them the right inputs:
 the validator set that signed H-1 (updates take effect two heights late), our
-own sidecar's view for ExtendVote, and the last applied L1 nonce.
+own sidecar's view for ExtendVote (an in-memory snapshot, see sidecar_feed.py),
+and the last applied L1 nonce.
 """
 
 import logging
 from collections.abc import Sequence
+from typing import TypeAlias
 
 from abci_app import chain, pb
-from abci_app.l1.client import SidecarClient
+from abci_app.handlers.sidecar_feed import SidecarFeed
 from abci_app.relay.attested_tx import (
     InvalidAttestedTx,
     build_attested_tx,
@@ -30,18 +32,17 @@ from abci_app.store.kv import KVStore
 
 log = logging.getLogger("seqset.proposals")
 
-ACCEPT_PROPOSAL = int(pb.abci.ResponseProcessProposal.ACCEPT)
-REJECT_PROPOSAL = int(pb.abci.ResponseProcessProposal.REJECT)
-ACCEPT_EXTENSION = int(pb.abci.ResponseVerifyVoteExtension.ACCEPT)
-REJECT_EXTENSION = int(pb.abci.ResponseVerifyVoteExtension.REJECT)
+ProposalStatus: TypeAlias = pb.abci.ResponseProcessProposal.ProposalStatus.ValueType
+VerifyStatus: TypeAlias = pb.abci.ResponseVerifyVoteExtension.VerifyStatus.ValueType
+ACCEPT_PROPOSAL = pb.abci.ResponseProcessProposal.ACCEPT
+REJECT_PROPOSAL = pb.abci.ResponseProcessProposal.REJECT
+ACCEPT_EXTENSION = pb.abci.ResponseVerifyVoteExtension.ACCEPT
+REJECT_EXTENSION = pb.abci.ResponseVerifyVoteExtension.REJECT
 
 
 class ProposalHandler:
-    def __init__(
-        self, sidecar: SidecarClient | None = None, extend_timeout_s: float = 0.3
-    ) -> None:
-        self.sidecar = sidecar
-        self.extend_timeout_s = extend_timeout_s
+    def __init__(self, feed: SidecarFeed | None = None) -> None:
+        self.feed = feed
 
     # --- PrepareProposal ------------------------------------------------------------
 
@@ -91,7 +92,9 @@ class ProposalHandler:
 
     # --- ProcessProposal ------------------------------------------------------------
 
-    def process(self, req: pb.abci.RequestProcessProposal, kv: KVStore, chain_id: str) -> int:
+    def process(
+        self, req: pb.abci.RequestProcessProposal, kv: KVStore, chain_id: str
+    ) -> ProposalStatus:
         txs = list(req.txs)
         if txs and is_attested_tx(txs[0]):
             try:
@@ -137,16 +140,28 @@ class ProposalHandler:
     # --- vote extensions ---------------------------------------------------------------
 
     def extend(self, req: pb.abci.RequestExtendVote, kv: KVStore) -> bytes:
-        if self.sidecar is None:
+        """Our extension from the feed's snapshot: no I/O, so the event loop never waits."""
+        if self.feed is None:
             return b""
         params = get_relay_params(kv)
-        after = chain.get_last_applied_l1_nonce(kv) + _events_in_block(req.txs)
-        events = self.sidecar.observed(
-            after, params.max_events_per_extension, params.max_extension_bytes,
-            self.extend_timeout_s)
-        return build_extension(events, after, params)
+        last_applied = chain.get_last_applied_l1_nonce(kv)
+        # After a restart or a state-sync restore no Commit has told the feed yet.
+        self.feed.note_committed(last_applied, params)
+        after = last_applied + _events_in_block(req.txs)
+        return build_extension(self.feed.get_observed(), after, params)
 
-    def verify_extension(self, req: pb.abci.RequestVerifyVoteExtension, kv: KVStore) -> int:
+    def note_commit(self, kv: KVStore) -> None:
+        """Points the feed after the newly committed nonce, so it refreshes before ExtendVote."""
+        if self.feed is None:
+            return
+        try:
+            self.feed.note_committed(chain.get_last_applied_l1_nonce(kv), get_relay_params(kv))
+        except Exception:  # the block is committed; a stale feed only means fewer events
+            log.exception("could not point the sidecar feed at the committed L1 nonce")
+
+    def verify_extension(
+        self, req: pb.abci.RequestVerifyVoteExtension, kv: KVStore
+    ) -> VerifyStatus:
         ok = verify_extension(req.vote_extension, get_relay_params(kv))
         if not ok:
             log.warning("REJECT vote extension from %s at height %d (%d bytes)",

@@ -1,25 +1,38 @@
-"""ABCI Query: raw state keys with Merkle proofs, app hashes by height, and the chain's paths."""
+"""ABCI Query: raw state keys with Merkle proofs, app hashes by height, and the chain's paths.
+
+A query that fails answers the code of its AppError (abci_app.errors) in the
+seqset codespace, with a log naming the problem; it never raises.
+"""
 
 import logging
 
 from abci_app import chain, pb
+from abci_app.chain.query import parse_uint
+from abci_app.errors import (
+    CODESPACE,
+    AppError,
+    QueryBadHeightError,
+    QueryBadRequestError,
+    QueryNotFoundError,
+)
 from abci_app.store.state_store import StateStore
 
 log = logging.getLogger("seqset.query")
 
 PROOF_OP_TYPE = "seqset:smt"
-QUERY_ERROR = 1
-QUERY_NOT_FOUND = 2
-QUERY_BAD_HEIGHT = 3
 APP_HASH_BY_HEIGHT = b"apphash/"
+
+
+def compute_error_response(error: AppError, height: int) -> pb.abci.ResponseQuery:
+    return pb.abci.ResponseQuery(code=error.code, codespace=CODESPACE, height=height,
+                                 log=error.message)
 
 
 def answer_query(store: StateStore, req: pb.abci.RequestQuery) -> pb.abci.ResponseQuery:
     height = store.last_height
     if req.height not in (0, height):
-        return pb.abci.ResponseQuery(
-            code=QUERY_BAD_HEIGHT, codespace="seqset", height=height,
-            log=f"only the latest height {height} is served, asked for {req.height}")
+        return compute_error_response(QueryBadHeightError(
+            f"height: only the latest height {height} is served, asked for {req.height}"), height)
     path = req.path.rstrip("/") or "/"
     if path == "/key":
         return _answer_key(store, bytes(req.data), req.prove, height)
@@ -28,7 +41,7 @@ def answer_query(store: StateStore, req: pb.abci.RequestQuery) -> pb.abci.Respon
     result = chain.query(store.overlay(), path, bytes(req.data), height)
     response = pb.abci.ResponseQuery(
         code=result.code, log=result.log, key=result.key, value=result.value, height=height,
-        codespace="seqset" if result.code else "")
+        codespace=CODESPACE if result.code else "")
     if req.prove and result.code == 0 and result.key:
         _, proof = store.query(result.key, prove=True)
         response.proof_ops.CopyFrom(_proof_ops(result.key, proof))
@@ -37,8 +50,8 @@ def answer_query(store: StateStore, req: pb.abci.RequestQuery) -> pb.abci.Respon
 
 def _answer_key(store: StateStore, key: bytes, prove: bool, height: int) -> pb.abci.ResponseQuery:
     if not key:
-        return pb.abci.ResponseQuery(code=QUERY_ERROR, codespace="seqset", height=height,
-                                     log="/key needs the raw state key as data")
+        return compute_error_response(
+            QueryBadRequestError("data: /key needs the raw state key as data"), height)
     value, proof = store.query(key, prove=prove)
     response = pb.abci.ResponseQuery(key=key, value=value or b"", height=height,
                                      log="exists" if value is not None else "does not exist")
@@ -48,13 +61,14 @@ def _answer_key(store: StateStore, key: bytes, prove: bool, height: int) -> pb.a
 
 
 def _answer_app_hash(store: StateStore, text: str, height: int) -> pb.abci.ResponseQuery:
-    if not text.isdigit():
-        return pb.abci.ResponseQuery(code=QUERY_ERROR, codespace="seqset", height=height,
-                                     log=f"/app_hash/<height> needs a height, got {text!r}")
-    value = store.local_get(APP_HASH_BY_HEIGHT + int(text).to_bytes(8, "big"))
+    try:
+        asked = parse_uint(text, "height")
+    except AppError as exc:
+        return compute_error_response(exc, height)
+    value = store.local_get(APP_HASH_BY_HEIGHT + asked.to_bytes(8, "big"))
     if value is None:
-        return pb.abci.ResponseQuery(code=QUERY_NOT_FOUND, codespace="seqset", height=height,
-                                     log=f"no app hash recorded for height {text}")
+        return compute_error_response(
+            QueryNotFoundError(f"no app hash recorded for height {text}"), height)
     return pb.abci.ResponseQuery(value=value, height=height)
 
 

@@ -1,8 +1,10 @@
-"""The app's side of the sidecar: `SidecarClient.observed`, called from ExtendVote.
+"""The app's side of the sidecar: `SidecarClient.observed`, called by the poller
+thread of handlers/sidecar_feed.py (never by ExtendVote, which reads its snapshot).
 
 It never raises and never waits past its deadline: a dead, slow or lying
-sidecar yields [] (ExtendVote then sends an empty extension), logged at most
-once per `log_interval_s` so a long outage does not flood the node's log.
+sidecar yields [] (the snapshot empties, so ExtendVote sends an empty
+extension), logged at most once per `log_interval_s` so a long outage does
+not flood the node's log.
 Whatever it returns has been checked: contiguous from after_nonce + 1, within
 both bounds, each event of a known kind.
 """
@@ -35,25 +37,25 @@ CHANNEL_OPTIONS = [
 ]
 
 
-class SidecarAnswerInvalid(Exception):
+class InvalidSidecarAnswerError(Exception):
     """The sidecar answered, but not with what was asked for."""
 
 
 def validate_observed(
     events: Sequence[pb.events.L1Event], after_nonce: int, max_events: int, max_bytes: int
 ) -> None:
-    """Raises SidecarAnswerInvalid unless the events are a valid answer to the request."""
+    """Raises InvalidSidecarAnswerError unless the events are a valid answer to the request."""
     if max_events > 0 and len(events) > max_events:
-        raise SidecarAnswerInvalid(f"{len(events)} events, asked for at most {max_events}")
+        raise InvalidSidecarAnswerError(f"{len(events)} events, asked for at most {max_events}")
     size = sum(e.ByteSize() for e in events)
     if max_bytes > 0 and size > max_bytes:
-        raise SidecarAnswerInvalid(f"{size} bytes of events, asked for at most {max_bytes}")
+        raise InvalidSidecarAnswerError(f"{size} bytes of events, asked for at most {max_bytes}")
     for index, event in enumerate(events):
         if event.nonce != after_nonce + 1 + index:
-            raise SidecarAnswerInvalid(
+            raise InvalidSidecarAnswerError(
                 f"event #{index} has nonce {event.nonce}, want {after_nonce + 1 + index}")
         if event.WhichOneof("kind") is None:
-            raise SidecarAnswerInvalid(f"event nonce {event.nonce} has no kind")
+            raise InvalidSidecarAnswerError(f"event nonce {event.nonce} has no kind")
 
 
 class SidecarClient:

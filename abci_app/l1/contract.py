@@ -1,7 +1,7 @@
 """Bindings for the L1 Locking contract: artifacts, deployment, typed calls, event ABI.
 
-The event ABI below is written out by hand (and checked against the compiled
-ABI by a test) so the sidecar can decode logs without the build folder.
+The event ABI below comes from abci_app/l1events_schema.py (checked against the
+compiled ABI by a test) so the sidecar can decode logs without the build folder.
 Every wrapper that changes state sends one signed transaction per call (the
 `approve=True` helpers send an ERC-20 approve first) and returns the receipt;
 a call that would revert raises web3's `ContractCustomError` before sending.
@@ -23,42 +23,19 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.types import BlockIdentifier, TxReceipt
 
+from abci_app.l1events_schema import EVENT_KINDS, INDEXED_FIELDS
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_DIR = ROOT / "contracts" / "build"
 RECEIPT_TIMEOUT_S = 60.0
 
-# The seven events the chain mirrors, in the contract's exact order and types.
+# The seven events the chain mirrors, from the one table in abci_app/l1events_schema.py:
+# name -> (field, ABI type, indexed), in the contract's exact order.
 _EVENT_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
-    "Locked": (
-        ("eventNonce", "uint64", True), ("sequencerId", "uint64", True),
-        ("owner", "address", False), ("signer", "address", False),
-        ("consensusKey", "bytes32", False), ("amount", "uint256", False),
-    ),
-    "LockIncreased": (
-        ("eventNonce", "uint64", True), ("sequencerId", "uint64", True),
-        ("amount", "uint256", False), ("newTotal", "uint256", False),
-    ),
-    "SignerChanged": (
-        ("eventNonce", "uint64", True), ("sequencerId", "uint64", True),
-        ("oldSigner", "address", False), ("newSigner", "address", False),
-    ),
-    "WithdrawalRequested": (
-        ("eventNonce", "uint64", True), ("sequencerId", "uint64", True),
-        ("amount", "uint256", False), ("remaining", "uint256", False),
-    ),
-    "UnlockInitiated": (
-        ("eventNonce", "uint64", True), ("sequencerId", "uint64", True),
-        ("amount", "uint256", False),
-    ),
-    "Released": (
-        ("eventNonce", "uint64", True), ("sequencerId", "uint64", True),
-        ("to", "address", False), ("amount", "uint256", False),
-    ),
-    "RewardsClaimed": (
-        ("eventNonce", "uint64", True), ("sequencerId", "uint64", True),
-        ("to", "address", False), ("amount", "uint256", False),
-    ),
-}  # fmt: skip
+    kind.name: tuple((name, abi_type, True) for name, abi_type in INDEXED_FIELDS)
+    + tuple((field.abi_name, field.abi_type, False) for field in kind.data)
+    for kind in EVENT_KINDS
+}
 
 EVENT_NAMES: tuple[str, ...] = tuple(_EVENT_FIELDS)
 EVENT_SIGNATURES: dict[str, str] = {
@@ -137,7 +114,7 @@ class LockingLog:
     log_index: int
 
 
-class L1TxFailed(RuntimeError):
+class L1TxFailedError(RuntimeError):
     """A transaction was mined but reverted (status 0)."""
 
 
@@ -197,12 +174,8 @@ def send_signed(w3: Web3, private_key: str, tx: Any) -> TxReceipt:
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)
     if receipt["status"] != 1:
-        raise L1TxFailed(f"transaction {tx_hash.to_0x_hex()} reverted")
+        raise L1TxFailedError(f"transaction {tx_hash.to_0x_hex()} reverted")
     return receipt
-
-
-
-
 
 
 def attach_locking(w3: Web3, locking_address: str, deploy_block: int = 0) -> LockingDeployment:
@@ -215,8 +188,6 @@ def attach_locking(w3: Web3, locking_address: str, deploy_block: int = 0) -> Loc
 
 
 # ---------------------------------------------------------------- token and admin calls
-
-
 
 
 def approve_locking(dep: LockingDeployment, key: str, amount_wei: int) -> TxReceipt:

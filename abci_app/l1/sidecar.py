@@ -22,7 +22,7 @@ from abci_app.l1.cursor import LevelCursorStore
 from abci_app.l1.service import sidecar_pb, start_sidecar_server
 from abci_app.l1.source import JsonRpcSource, L1Error
 from abci_app.l1.view import ObservedLog
-from abci_app.l1.watcher import FINALITY_MODES, Watcher, WatcherConfig, WatcherHalted
+from abci_app.l1.watcher import FINALITY_MODES, Watcher, WatcherConfig, WatcherHaltedError
 from abci_app.node.config import ConfigError
 
 log = logging.getLogger("seqset.sidecar")
@@ -142,7 +142,7 @@ def run_watcher(watcher: Watcher, state: LoopState, config: SidecarConfig,
     while not stop.is_set():
         try:
             result = watcher.poll_once()
-        except WatcherHalted as exc:
+        except WatcherHaltedError as exc:
             state.last_error = f"halted: {exc}"
             return
         except L1Error as exc:

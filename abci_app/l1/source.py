@@ -27,13 +27,13 @@ class L1Error(Exception):
     kind = "l1_error"
 
 
-class L1Unavailable(L1Error):
+class L1UnavailableError(L1Error):
     """The node did not answer: connection refused, reset or timed out."""
 
     kind = "unreachable"
 
 
-class L1BadResponse(L1Error):
+class L1BadResponseError(L1Error):
     """The node answered something that is not a valid JSON-RPC result."""
 
     kind = "bad_response"
@@ -45,19 +45,19 @@ class L1RpcError(L1Error):
     kind = "rpc_error"
 
 
-class L1WrongChain(L1Error):
+class L1WrongChainError(L1Error):
     """The node serves a different chain id than the one configured or persisted."""
 
     kind = "wrong_chain"
 
 
-class L1Inconsistent(L1Error):
+class L1InconsistentError(L1Error):
     """The answers contradict each other or what was seen before (a lagging or lying node)."""
 
     kind = "inconsistent"
 
 
-class L1ChangedDuringScan(L1Error):
+class L1ChangedDuringScanError(L1Error):
     """L1 reorganised while a range was being scanned; the scan is discarded and redone."""
 
     kind = "changed_during_scan"
@@ -110,23 +110,23 @@ class L1Source(Protocol):
 def parse_quantity(value: Any, field: str) -> int:
     """A JSON-RPC quantity: 0x-prefixed hex without leading zeros (we accept them)."""
     if not isinstance(value, str) or not value.startswith("0x") or len(value) < 3:
-        raise L1BadResponse(f"{field} is not a hex quantity: {value!r:.80}")
+        raise L1BadResponseError(f"{field} is not a hex quantity: {value!r:.80}")
     try:
         return int(value, 16)
     except ValueError as exc:
-        raise L1BadResponse(f"{field} is not a hex quantity: {value!r:.80}") from exc
+        raise L1BadResponseError(f"{field} is not a hex quantity: {value!r:.80}") from exc
 
 
 def parse_data(value: Any, field: str, length: int | None = None) -> bytes:
     """0x-prefixed hex bytes, optionally of an exact length."""
     if not isinstance(value, str) or not value.startswith("0x"):
-        raise L1BadResponse(f"{field} is not hex data: {value!r:.80}")
+        raise L1BadResponseError(f"{field} is not hex data: {value!r:.80}")
     try:
         raw = bytes.fromhex(value[2:])
     except ValueError as exc:
-        raise L1BadResponse(f"{field} is not hex data: {value!r:.80}") from exc
+        raise L1BadResponseError(f"{field} is not hex data: {value!r:.80}") from exc
     if length is not None and len(raw) != length:
-        raise L1BadResponse(f"{field} has {len(raw)} bytes, want {length}")
+        raise L1BadResponseError(f"{field} has {len(raw)} bytes, want {length}")
     return raw
 
 
@@ -134,7 +134,7 @@ def parse_block(value: Any, field: str) -> BlockRef | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise L1BadResponse(f"{field} is not a block object: {value!r:.80}")
+        raise L1BadResponseError(f"{field} is not a block object: {value!r:.80}")
     return BlockRef(
         number=parse_quantity(value.get("number"), f"{field}.number"),
         hash=parse_data(value.get("hash"), f"{field}.hash", HASH_BYTES),
@@ -144,13 +144,13 @@ def parse_block(value: Any, field: str) -> BlockRef | None:
 
 def parse_log(value: Any) -> RawLog:
     if not isinstance(value, dict):
-        raise L1BadResponse(f"log is not an object: {value!r:.80}")
+        raise L1BadResponseError(f"log is not an object: {value!r:.80}")
     topics = value.get("topics")
     if not isinstance(topics, list):
-        raise L1BadResponse(f"log.topics is not a list: {topics!r:.80}")
+        raise L1BadResponseError(f"log.topics is not a list: {topics!r:.80}")
     removed = value.get("removed", False)
     if not isinstance(removed, bool):
-        raise L1BadResponse(f"log.removed is not a bool: {removed!r:.80}")
+        raise L1BadResponseError(f"log.removed is not a bool: {removed!r:.80}")
     return RawLog(
         address=parse_data(value.get("address"), "log.address", ADDRESS_BYTES),
         topics=tuple(parse_data(t, "log.topic", HASH_BYTES) for t in topics),
@@ -186,11 +186,11 @@ class JsonRpcSource:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
-            raise L1Unavailable(f"{method}: HTTP {exc.code} from {self.url}") from exc
+            raise L1UnavailableError(f"{method}: HTTP {exc.code} from {self.url}") from exc
         except TimeoutError as exc:
-            raise L1Unavailable(f"{method}: no answer within {self.timeout_s}s") from exc
+            raise L1UnavailableError(f"{method}: no answer within {self.timeout_s}s") from exc
         except (urllib.error.URLError, OSError) as exc:
-            raise L1Unavailable(f"{method}: cannot reach {self.url}: {exc}") from exc
+            raise L1UnavailableError(f"{method}: cannot reach {self.url}: {exc}") from exc
         return _parse_response(method, raw)
 
     def get_chain_id(self) -> int:
@@ -202,13 +202,13 @@ class JsonRpcSource:
     def get_finalized_number(self) -> int:
         block = parse_block(self.call("eth_getBlockByNumber", ["finalized", False]), "finalized")
         if block is None:
-            raise L1BadResponse("the node has no 'finalized' block")
+            raise L1BadResponseError("the node has no 'finalized' block")
         return block.number
 
     def get_block(self, number: int) -> BlockRef | None:
         block = parse_block(self.call("eth_getBlockByNumber", [hex(number), False]), "block")
         if block is not None and block.number != number:
-            raise L1Inconsistent(f"asked for block {number}, got block {block.number}")
+            raise L1InconsistentError(f"asked for block {number}, got block {block.number}")
         return block
 
     def get_logs(
@@ -222,7 +222,7 @@ class JsonRpcSource:
         }
         result = self.call("eth_getLogs", [query])
         if not isinstance(result, list):
-            raise L1BadResponse(f"eth_getLogs result is not a list: {result!r:.80}")
+            raise L1BadResponseError(f"eth_getLogs result is not a list: {result!r:.80}")
         return [parse_log(item) for item in result]
 
 
@@ -232,7 +232,7 @@ class JsonRpcSource:
         word = parse_data(self.call("eth_call", [call, at]), "eventNonce()", 32)
         value = int.from_bytes(word, "big")
         if value >= 2**64:
-            raise L1BadResponse(f"eventNonce() returned {value}, not a uint64")
+            raise L1BadResponseError(f"eventNonce() returned {value}, not a uint64")
         return value
 
 
@@ -240,12 +240,12 @@ def _parse_response(method: str, raw: bytes) -> Any:
     try:
         message = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise L1BadResponse(f"{method}: response is not JSON: {raw[:80]!r}") from exc
+        raise L1BadResponseError(f"{method}: response is not JSON: {raw[:80]!r}") from exc
     if not isinstance(message, dict):
-        raise L1BadResponse(f"{method}: response is not a JSON object: {raw[:80]!r}")
+        raise L1BadResponseError(f"{method}: response is not a JSON object: {raw[:80]!r}")
     error = message.get("error")
     if error is not None:
         raise L1RpcError(f"{method}: {json.dumps(error)[:200]}")
     if "result" not in message:
-        raise L1BadResponse(f"{method}: response has no result: {raw[:80]!r}")
+        raise L1BadResponseError(f"{method}: response has no result: {raw[:80]!r}")
     return message["result"]

@@ -32,12 +32,12 @@ from abci_app.l1.cursor import Cursor, CursorStore
 from abci_app.l1.decode import EVENT_TOPICS0, LogDecodeError, decode_log
 from abci_app.l1.source import (
     BlockRef,
-    L1ChangedDuringScan,
+    L1ChangedDuringScanError,
     L1Error,
-    L1Inconsistent,
+    L1InconsistentError,
     L1RpcError,
     L1Source,
-    L1WrongChain,
+    L1WrongChainError,
     RawLog,
 )
 from abci_app.l1.view import ObservedLog
@@ -50,13 +50,13 @@ MAX_RANGES_PER_POLL = 20  # a long catch-up yields between polls so a stop is pr
 RECENT_STATE_BLOCKS = 64
 
 
-class NonceGap(L1Error):
+class NonceGapError(L1Error):
     """The events seen are not contiguous in nonce: logs were missed, so rescan."""
 
     kind = "nonce_gap"
 
 
-class WatcherHalted(Exception):
+class WatcherHaltedError(Exception):
     """A block at or below the confirmed height changed: a reorg deeper than our finality."""
 
 
@@ -138,9 +138,9 @@ class Watcher:
     # ------------------------------------------------------------ one poll
 
     def poll_once(self) -> PollResult:
-        """One round of steps 1-5. Raises L1Error (retry later) or WatcherHalted."""
+        """One round of steps 1-5. Raises L1Error (retry later) or WatcherHaltedError."""
         if self.halted:
-            raise WatcherHalted(self.halted)
+            raise WatcherHaltedError(self.halted)
         self.check_chain_id()
         head = self.source.get_head_number()
         safe = self.get_safe_height(head)
@@ -151,7 +151,7 @@ class Watcher:
         # A shallow reorg may shorten the chain below our safe height, never below a
         # confirmed block (that is a lagging node, or a reorg we cannot accept).
         if head < confirmed or (safe < confirmed and self.config.finality == "finalized"):
-            raise L1Inconsistent(
+            raise L1InconsistentError(
                 f"L1 head {head} (safe height {safe}) is below our confirmed height "
                 f"{confirmed}: a lagging or rewound node")
         if confirmed not in self.tracked:
@@ -169,7 +169,7 @@ class Watcher:
         chain_id = self.source.get_chain_id()
         expected = self.cursor.chain_id
         if expected and chain_id != expected:
-            raise L1WrongChain(f"the L1 node serves chain {chain_id}, we follow {expected}")
+            raise L1WrongChainError(f"the L1 node serves chain {chain_id}, we follow {expected}")
         if not expected:
             self.cursor = replace(self.cursor, chain_id=chain_id)
 
@@ -178,13 +178,13 @@ class Watcher:
             return compute_safe_height(head, self.config.confirmations)
         finalized = self.source.get_finalized_number()
         if finalized > head:
-            raise L1Inconsistent(f"finalized block {finalized} is above the head {head}")
+            raise L1InconsistentError(f"finalized block {finalized} is above the head {head}")
         return finalized
 
     def _get_existing_block(self, number: int) -> BlockRef:
         block = self.source.get_block(number)
         if block is None:
-            raise L1ChangedDuringScan(f"L1 has no block {number} although the head is past it")
+            raise L1ChangedDuringScanError(f"L1 has no block {number} although the head is past it")
         return block
 
     # ------------------------------------------------------------ reorgs
@@ -223,7 +223,7 @@ class Watcher:
         log.critical("WATCHER HALTED: %s. Still serving the %d confirmed events; an operator "
                      "must investigate L1 before this sidecar can go on.", reason,
                      self.cursor.last_nonce)
-        raise WatcherHalted(reason)
+        raise WatcherHaltedError(reason)
 
     # ------------------------------------------------------------ scanning
 
@@ -247,21 +247,22 @@ class Watcher:
     def scan_range(self, first: int, last: int, every_block: bool) -> None:
         """Reads the logs of [first, last] against a hash-linked, stable view of L1.
 
-        Raises L1ChangedDuringScan when the blocks do not extend what we scanned or
+        Raises L1ChangedDuringScanError when the blocks do not extend what we scanned or
         `last` changed while the logs were read; nothing is kept from such a scan.
         """
         numbers = range(first, last + 1) if every_block else sorted({first, last})
         blocks = [self._get_existing_block(n) for n in numbers]
         # Verify the range extends our chain and, block by block, itself
         if blocks[0].parent_hash != self.tracked[first - 1]:
-            raise L1ChangedDuringScan(f"block {first} does not extend the block {first - 1} seen")
+            raise L1ChangedDuringScanError(
+                f"block {first} does not extend the block {first - 1} seen")
         pairs = zip(blocks[:-1], blocks[1:], strict=True)
         if every_block and any(child.parent_hash != parent.hash for parent, child in pairs):
-            raise L1ChangedDuringScan(f"blocks {first}..{last} are not one chain")
+            raise L1ChangedDuringScanError(f"blocks {first}..{last} are not one chain")
         logs = self.source.get_logs(self.config.contract_address, EVENT_TOPICS0, first, last)
         # Verify the range did not change under the logs
         if self._get_existing_block(last).hash != blocks[-1].hash:
-            raise L1ChangedDuringScan(f"block {last} changed while its logs were read")
+            raise L1ChangedDuringScanError(f"block {last} changed while its logs were read")
         hashes = {b.number: b.hash for b in blocks}
         events = self.decode_logs(logs, first, last, hashes)
         with self._lock:
@@ -278,14 +279,15 @@ class Watcher:
         for raw in sorted(logs, key=lambda r: (r.block_number, r.log_index)):
             # Verify the node answered the question we asked
             if raw.address != self.config.contract_address:
-                raise L1Inconsistent(f"eth_getLogs returned a log of 0x{raw.address.hex()}")
+                raise L1InconsistentError(f"eth_getLogs returned a log of 0x{raw.address.hex()}")
             if raw.removed or not first <= raw.block_number <= last:
-                raise L1Inconsistent(f"eth_getLogs returned a removed or out-of-range log "
-                                     f"(block {raw.block_number}, range {first}..{last})")
+                raise L1InconsistentError(f"eth_getLogs returned a removed or out-of-range log "
+                                          f"(block {raw.block_number}, range {first}..{last})")
             if hashes.get(raw.block_number, raw.block_hash) != raw.block_hash:
-                raise L1ChangedDuringScan(f"a log of block {raw.block_number} has another hash")
+                raise L1ChangedDuringScanError(
+                    f"a log of block {raw.block_number} has another hash")
             if (raw.block_number, raw.log_index) in positions:
-                raise L1Inconsistent(f"duplicate log at {raw.block_number}/{raw.log_index}")
+                raise L1InconsistentError(f"duplicate log at {raw.block_number}/{raw.log_index}")
             positions.add((raw.block_number, raw.log_index))
             try:
                 events.append(decode_log(raw))
@@ -306,8 +308,8 @@ class Watcher:
                 # The missing nonces may sit in blocks we already confirmed
                 self.backfill_from = self.view.get_last_block() or self.config.start_block
             self.rollback_to(confirmed)
-            raise NonceGap(f"events above block {confirmed} have nonces {nonces[:10]}, want "
-                           f"{self.cursor.last_nonce + 1}, ...: rescanning")
+            raise NonceGapError(f"events above block {confirmed} have nonces {nonces[:10]}, want "
+                                f"{self.cursor.last_nonce + 1}, ...: rescanning")
         height = min(safe, self.scanned_to)
         if height <= self.cursor.confirmed_height:
             return 0
@@ -352,7 +354,7 @@ class Watcher:
         self.rollback_to(confirmed)
         message = (f"eventNonce() at block {height} is {on_chain} but the logs up to it end "
                    f"at nonce {last_nonce}: rescanning")
-        raise NonceGap(message) if on_chain > last_nonce else L1Inconsistent(message)
+        raise NonceGapError(message) if on_chain > last_nonce else L1InconsistentError(message)
 
     def process_backfill(self) -> int:
         """After a gap, finds missed events in confirmed blocks; returns how many it added.
@@ -375,8 +377,9 @@ class Watcher:
         if self._get_existing_block(confirmed).hash != self.tracked[confirmed]:
             self.halt(f"confirmed L1 block {confirmed} changed hash during a backfill")
         if not is_contiguous(found, last_nonce):
-            raise NonceGap(f"backfill of blocks {self.backfill_from}..{confirmed} found nonces "
-                           f"{[e.nonce for e in found][:10]}, want {last_nonce + 1}, ...")
+            raise NonceGapError(
+                f"backfill of blocks {self.backfill_from}..{confirmed} found nonces "
+                f"{[e.nonce for e in found][:10]}, want {last_nonce + 1}, ...")
         self.backfill_from = None
         if found:
             cursor = replace(self.cursor, last_nonce=last_nonce + len(found))

@@ -13,10 +13,11 @@ import click
 
 from abci_app.errors import AppError
 from abci_app.node.config import ConfigError, load_config
+from abci_app.node.deps import DependencyError, check_consensus_deps
 from abci_app.node.home import HomeError, NodePorts, init_home
 
 F = TypeVar("F", bound=Callable[..., Any])
-KNOWN_ERRORS = (AppError, ConfigError, HomeError, OSError, ValueError)
+KNOWN_ERRORS = (AppError, ConfigError, DependencyError, HomeError, OSError, ValueError)
 
 
 def friendly_errors(func: F) -> F:
@@ -89,6 +90,7 @@ def start(home: Path, abci_address: str | None, transport: str | None) -> None:
     """Run the ABCI app alone (start cometbft yourself)."""
     from abci_app.node.runner import run_app, setup_logging
 
+    check_consensus_deps()
     config = load_config(home, _overrides(abci_address, transport))
     setup_logging(config.log_level)
     sys.exit(asyncio.run(run_app(home, config)))
@@ -103,6 +105,7 @@ def node(home: Path, abci_address: str | None, transport: str | None) -> None:
     """Run the app and cometbft together; Ctrl-C stops both cleanly."""
     from abci_app.node.runner import run_node, setup_logging
 
+    check_consensus_deps()
     config = load_config(home, _overrides(abci_address, transport))
     setup_logging(config.log_level)
     sys.exit(asyncio.run(run_node(home, config)))

@@ -31,7 +31,7 @@ class AppConfig:
     snapshot_chunk_bytes: int = 4 * 1024 * 1024
     # The validator's own sidecar ("" = none: this node attests nothing).
     sidecar_address: str = ""
-    # ExtendVote's budget for asking the sidecar, in milliseconds.
+    # Deadline of each background poll of the sidecar, in milliseconds (ExtendVote never waits).
     extend_vote_timeout_ms: int = 300
     # Address for the seqset.v1.Query gRPC service ("" = off).
     query_grpc_address: str = ""

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import grpc
 
-from abci_app import chain
 from abci_app.handlers.app import SeqsetApp
 from abci_app.handlers.proposals import ProposalHandler
+from abci_app.handlers.query_service import add_query_service
+from abci_app.handlers.sidecar_feed import SidecarFeed
 from abci_app.handlers.snapshots import SnapshotManager
 from abci_app.l1.client import SidecarClient
 from abci_app.node.config import AppConfig, resolve_path
@@ -34,8 +35,11 @@ def setup_logging(level: str) -> None:
 def build_app(home: Path, config: AppConfig) -> SeqsetApp:
     db_dir = resolve_path(home, config.db_dir)
     db_dir.parent.mkdir(parents=True, exist_ok=True)
-    sidecar = SidecarClient(config.sidecar_address) if config.sidecar_address else None
-    proposals = ProposalHandler(sidecar, config.extend_vote_timeout_ms / 1000)
+    feed = None
+    if config.sidecar_address:
+        feed = SidecarFeed(SidecarClient(config.sidecar_address),
+                           timeout_s=config.extend_vote_timeout_ms / 1000)
+    proposals = ProposalHandler(feed)
     snapshots = SnapshotManager(home / "data" / "snapshots", config.snapshot_interval,
                                 config.snapshot_keep_recent, config.snapshot_chunk_bytes)
     return SeqsetApp(StateStore(str(db_dir)), proposals, snapshots)
@@ -47,7 +51,7 @@ def start_query_server(app: SeqsetApp, address: str) -> grpc.Server:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     # Each answer reads a fresh overlay of committed state under the app's lock,
     # so it never straddles a Commit.
-    chain.add_query_servicer(server, app.store.overlay, app.lock)
+    add_query_service(server, app.store.overlay, app.lock)
     server.add_insecure_port(f"unix:{where}" if kind == "unix" else str(where))
     server.start()
     log.info("seqset.v1.Query gRPC service on %s", address)
@@ -65,6 +69,7 @@ class AppServers:
         self._metrics: MetricsServer | None = None
 
     async def start(self) -> None:
+        self._start_sidecar_feed()
         cfg = self.config
         if cfg.transport == "grpc":
             self._grpc.append(start_grpc_server(self.app.handle, cfg.abci_address,
@@ -78,6 +83,15 @@ class AppServers:
             self._metrics = MetricsServer(cfg.metrics_address, self.app)
             self._metrics.start()
 
+    def _start_sidecar_feed(self) -> None:
+        """Polls our sidecar in the background; ExtendVote reads its answer from memory."""
+        feed = self.app.proposals.feed
+        if feed is None:
+            return
+        if self.app.store.last_height > 0:  # a restart: no Commit will point it for a while
+            self.app.proposals.note_commit(self.app.store.overlay())
+        feed.start()
+
     async def stop(self) -> None:
         if self._socket is not None:
             await self._socket.close()
@@ -85,6 +99,8 @@ class AppServers:
             server.stop(grace=1)
         if self._metrics is not None:
             self._metrics.stop()
+        if self.app.proposals.feed is not None:
+            await asyncio.to_thread(self.app.proposals.feed.stop)
         self.app.store.close()
 
 

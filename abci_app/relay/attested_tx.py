@@ -11,21 +11,19 @@ from typing import Any
 
 from abci_app import pb
 from abci_app.errors import InvalidAttestedTx
+from abci_app.l1events_schema import ATTESTED_TX_PREFIX
 from abci_app.relay.codec import AttestedEventsTx, decode_canonical, encode_message
 from abci_app.relay.extension import compute_event_entry_bytes
 from abci_app.relay.params import RelayParams
-from abci_app.relay.signbytes import compute_uvarint
 from abci_app.relay.tally import (
     ExtendedCommitInfo,
     is_commit_matching_valset,
     is_vote_extension_valid,
     tally_events,
 )
+from abci_app.server.framing import encode_uvarint
 from abci_app.valset import ValidatorEntry
 
-# User txs can never start with this (CheckTx rejects them), and a zero byte
-# cannot begin a valid SignedTx encoding.
-ATTESTED_TX_PREFIX = b"\x00seqset-attest"
 # Tag byte of AttestedEventsTx.extended_commit_info (field 1, length-delimited).
 _COMMIT_TAG_BYTES = 1
 
@@ -56,7 +54,7 @@ def build_attested_tx(
     """
     commit_bytes = encode_message(pruned_commit)
     size = (len(ATTESTED_TX_PREFIX) + _COMMIT_TAG_BYTES
-            + len(compute_uvarint(len(commit_bytes))) + len(commit_bytes))
+            + len(encode_uvarint(len(commit_bytes))) + len(commit_bytes))
     count = 0
     for event in events:
         entry = compute_event_entry_bytes(event)  # field 2 also has a one-byte tag

@@ -9,10 +9,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from abci_app import pb
+from abci_app.l1events_schema import UINT64_MAX
 from abci_app.relay.codec import VoteExtension, decode_canonical, encode_message
-from abci_app.relay.event_checks import UINT64_MAX, is_well_formed_event
+from abci_app.relay.event_checks import is_well_formed_event
 from abci_app.relay.params import RelayParams
-from abci_app.relay.signbytes import compute_uvarint
+from abci_app.server.framing import encode_uvarint
 
 # Tag byte of VoteExtension.events (field 1, length-delimited).
 _EVENTS_TAG_BYTES = 1
@@ -21,7 +22,7 @@ _EVENTS_TAG_BYTES = 1
 def compute_event_entry_bytes(event: pb.events.L1Event) -> int:
     """Bytes one event adds to an encoded VoteExtension (tag + length + body)."""
     size = len(encode_message(event))
-    return _EVENTS_TAG_BYTES + len(compute_uvarint(size)) + size
+    return _EVENTS_TAG_BYTES + len(encode_uvarint(size)) + size
 
 
 def build_extension(

@@ -9,21 +9,10 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from abci_app import pb
+from abci_app.server.framing import encode_uvarint
 
 ED25519_PUBKEY_BYTES = 32
 ED25519_SIGNATURE_BYTES = 64
-
-
-def compute_uvarint(value: int) -> bytes:
-    """Protobuf's unsigned varint, as protoio.MarshalDelimited writes the length."""
-    if value < 0:
-        raise ValueError(f"uvarint of negative value {value}")
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def compute_vote_extension_sign_bytes(
@@ -33,7 +22,8 @@ def compute_vote_extension_sign_bytes(
     canonical = pb.canonical.CanonicalVoteExtension(
         extension=extension, height=height, round=round, chain_id=chain_id)
     body: bytes = canonical.SerializeToString(deterministic=True)
-    return compute_uvarint(len(body)) + body
+    # protoio.MarshalDelimited: the same uvarint length prefix as an ABCI frame
+    return encode_uvarint(len(body)) + body
 
 
 def verify_extension_signature(

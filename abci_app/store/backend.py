@@ -19,7 +19,7 @@ WriteOp = tuple[bytes, bytes | None]
 class Reader(Protocol):
     def get(self, key: bytes) -> bytes | None: ...
 
-    def iterate(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]: ...
+    def iterate(self, prefix: bytes, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]: ...
 
 
 class Backend(Reader, Protocol):
@@ -38,9 +38,16 @@ class _PlyvelReader:
         value: bytes | None = self._source.get(key)
         return value
 
-    def iterate(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    def iterate(self, prefix: bytes, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         # plyvel iterators read from an implicit snapshot taken when they are created.
-        yield from self._source.iterator(prefix=prefix)
+        if start <= prefix:
+            yield from self._source.iterator(prefix=prefix)
+            return
+        # plyvel takes prefix or start, not both: seek to start, stop past the prefix.
+        for key, value in self._source.iterator(start=start):
+            if not key.startswith(prefix):
+                return
+            yield key, value
 
 
 class PlyvelBackend(_PlyvelReader):
@@ -83,14 +90,14 @@ class MemoryBackend:
     def get(self, key: bytes) -> bytes | None:
         return self._items.get(key)
 
-    def iterate(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    def iterate(self, prefix: bytes, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         if self._sorted is None:
             self._sorted = sorted(self._items)
         keys = self._sorted
-        start = bisect_left(keys, prefix)
+        first = bisect_left(keys, max(prefix, start))
         # Materialise first, like a LevelDB iterator's implicit snapshot.
         found = []
-        for key in keys[start:]:
+        for key in keys[first:]:
             if not key.startswith(prefix):
                 break
             found.append((key, self._items[key]))

@@ -5,7 +5,11 @@ from typing import Protocol
 
 
 class KVStore(Protocol):
-    """Byte keys to byte values. Iteration is in ascending key order."""
+    """Byte keys to byte values. Iteration is in ascending key order.
+
+    iterate(prefix, start) yields the entries under `prefix` whose key is >= `start`,
+    so a reader can resume from a cursor without reading what lies before it.
+    """
 
     def get(self, key: bytes) -> bytes | None: ...
 
@@ -13,7 +17,7 @@ class KVStore(Protocol):
 
     def delete(self, key: bytes) -> None: ...
 
-    def iterate(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]: ...
+    def iterate(self, prefix: bytes, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]: ...
 
 
 class MemoryKV:
@@ -31,8 +35,8 @@ class MemoryKV:
     def delete(self, key: bytes) -> None:
         self._items.pop(key, None)
 
-    def iterate(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        for key in sorted(k for k in self._items if k.startswith(prefix)):
+    def iterate(self, prefix: bytes, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
+        for key in sorted(k for k in self._items if k.startswith(prefix) and k >= start):
             yield key, self._items[key]
 
     def items(self) -> dict[bytes, bytes]:

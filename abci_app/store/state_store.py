@@ -88,15 +88,16 @@ class Overlay:
         """A copy of the buffered writes (None = delete)."""
         return dict(self._pending)
 
-    def iterate(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        """Committed and pending entries under `prefix`, ascending, deletes honoured.
+    def iterate(self, prefix: bytes, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
+        """Committed and pending entries under `prefix` from `start`, ascending, deletes honoured.
 
         Pending writes are read as of the start of iteration.
         """
         if self._sorted_pending is None:
             self._sorted_pending = sorted(self._pending)
-        pending = [(k, self._pending[k]) for k in self._sorted_pending if k.startswith(prefix)]
-        committed = self._store.iterate(prefix)
+        pending = [(k, self._pending[k]) for k in self._sorted_pending
+                   if k.startswith(prefix) and k >= start]
+        committed = self._store.iterate(prefix, start)
         i = 0
         for key, value in committed:
             while i < len(pending) and pending[i][0] < key:
@@ -154,9 +155,9 @@ class StateStore:
     def get(self, key: bytes) -> bytes | None:
         return self._db.get(DATA_PREFIX + key)
 
-    def iterate(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    def iterate(self, prefix: bytes, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         cut = len(DATA_PREFIX)
-        for key, value in self._db.iterate(DATA_PREFIX + prefix):
+        for key, value in self._db.iterate(DATA_PREFIX + prefix, DATA_PREFIX + start):
             yield key[cut:], value
 
     def local_get(self, key: bytes) -> bytes | None:
@@ -258,9 +259,9 @@ class StoreView:
         self._reader = reader
         self.last_height, self.last_app_hash = _read_meta(reader)
 
-    def iterate(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    def iterate(self, prefix: bytes, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         cut = len(DATA_PREFIX)
-        for key, value in self._reader.iterate(DATA_PREFIX + prefix):
+        for key, value in self._reader.iterate(DATA_PREFIX + prefix, DATA_PREFIX + start):
             yield key[cut:], value
 
 

@@ -18,7 +18,7 @@ import pytest
 from coincurve import PrivateKey
 
 from abci_app.chain import keys
-from abci_app.chain.messages import query, query_grpc
+from abci_app.chain.messages import query
 from abci_app.chain.messages import tx as tx_pb
 from abci_app.chain.state import ACTIVE, JAILED
 from abci_app.chain.txsign import SECP256K1_N, sign_tx
@@ -31,6 +31,7 @@ from abci_app.errors import (
     StaleL2ProgressError,
     UnauthorizedSignerError,
 )
+from abci_app.handlers.query_service import QueryStub
 from abci_app.node.home import read_signer_key, set_toml_value
 from abci_app.store.proof import verify_proof
 
@@ -55,7 +56,7 @@ def start_net(base: Path, cometbft: str, params: dict[str, Any] | None = None
     net.wait_for_height(2, timeout_s=30)
     channel = grpc.insecure_channel(address)
     grpc.channel_ready_future(channel).result(timeout=15)
-    return net, query_grpc.QueryStub(channel)
+    return net, QueryStub(channel)
 
 
 @pytest.fixture

@@ -2,16 +2,23 @@
 
 If this test fails, the change alters state transitions or encodings: it breaks
 consensus with existing chains. Bump APP_PROTOCOL_VERSION and update the pin on purpose.
+GOLDEN_SMT_ROOT is the same state's real app hash, as StateStore commits it block by block.
 """
+
+from dataclasses import dataclass, field
+from typing import Any
 
 from abci_app import chain
 from abci_app.chain.schedule import get_current_producer, get_epoch_schedule
+from abci_app.store.state_store import StateStore
 from tests.unit.chain.helpers import (
     ETH,
+    Driver,
     compute_app_hash,
     consensus_address,
     l1_event,
     l1_locked,
+    make_chain,
     make_driver,
     make_l2_progress_tx,
     owner_address,
@@ -19,9 +26,13 @@ from tests.unit.chain.helpers import (
 
 GOLDEN_APP_HASH = "6722b46668505b98b29a2c3cfeacd42f1135515c75ed64b2dd2203234a58cdc9"
 
+# The same state's sparse-Merkle root through StateStore: it moves whenever the pin above does.
+GOLDEN_SMT_ROOT = "adefb2b1a28bb210a3561796d5a87a43ef0cc6fb4d4d83b8945d4cfd5c58e73e"
+SCENARIO_STAKES = [10 * ETH, 20 * ETH, 30 * ETH]
 
-def run_fixed_scenario() -> bytes:
-    driver = make_driver([10 * ETH, 20 * ETH, 30 * ETH])
+
+def run_fixed_scenario(driver: Driver | None = None) -> bytes:
+    driver = driver or make_driver(SCENARIO_STAKES)
     p = get_current_producer(get_epoch_schedule(driver.kv, 0))
     driver.block(l1_events=[l1_locked(1, 4, 5 * ETH)], txs=[make_l2_progress_tx(p, 0, p, 4)])
     driver.block(l1_events=[
@@ -37,3 +48,41 @@ def run_fixed_scenario() -> bytes:
 
 def test_fixed_scenario_app_hash_is_pinned() -> None:
     assert run_fixed_scenario().hex() == GOLDEN_APP_HASH
+
+
+@dataclass
+class CommittingDriver(Driver):
+    """A Driver that also commits each block's state changes to a StateStore, as a node does."""
+
+    store: StateStore = field(default_factory=lambda: StateStore(None))
+    committed: dict[bytes, bytes] = field(default_factory=dict)
+
+    def block(self, *args: Any, **kwargs: Any) -> chain.BlockOutcome:
+        outcome = super().block(*args, **kwargs)
+        now, overlay = self.kv.items(), self.store.overlay()
+        for key in sorted(self.committed.keys() - now.keys()):
+            overlay.delete(key)
+        for key, value in sorted(now.items()):
+            if self.committed.get(key) != value:
+                overlay.set(key, value)
+        self.store.commit(overlay, self.height)
+        self.committed = now
+        return outcome
+
+
+def compute_smt_root(items: dict[bytes, bytes]) -> bytes:
+    """The root of `items` committed at once into a fresh StateStore."""
+    store = StateStore(None)
+    overlay = store.overlay()
+    for key, value in sorted(items.items()):
+        overlay.set(key, value)
+    return store.commit(overlay, 1)
+
+
+def test_fixed_scenario_smt_root_is_pinned() -> None:
+    driver = CommittingDriver(make_chain(SCENARIO_STAKES))
+    run_fixed_scenario(driver)
+    assert driver.store.last_height == driver.height
+    assert driver.store.last_app_hash.hex() == GOLDEN_SMT_ROOT
+    # The root depends only on the final key/value set, not on the blocks that built it.
+    assert compute_smt_root(driver.kv.items()) == driver.store.last_app_hash

@@ -3,9 +3,12 @@
 import pytest
 
 from abci_app import pb
+from abci_app.chain.params import Params
+from abci_app.errors import TxDecodeError, TxTooLargeError, WrongChainIdError
 from abci_app.handlers.app import HaltError, SeqsetApp
 from abci_app.handlers.proposals import ProposalHandler
 from abci_app.store.state_store import StateStore
+from tests.unit.chain.helpers import CHAIN_ID, ETH, make_app_state
 
 
 class Boom(ProposalHandler):
@@ -31,10 +34,27 @@ def make_app(proposals: ProposalHandler | None = None) -> tuple[SeqsetApp, list[
     return app, halts
 
 
-def test_garbage_tx_gets_a_code_and_a_log() -> None:
-    app, _ = make_app()
-    response = app.handle(pb.abci.Request(check_tx=pb.abci.RequestCheckTx(tx=b"\xff\x00garbage")))
-    assert response.check_tx.code != 0 and response.check_tx.log
+def commit_first_block(app: SeqsetApp) -> None:
+    """InitChain and one committed block, so CheckTx really decodes what it gets."""
+    app.handle(pb.abci.Request(init_chain=pb.abci.RequestInitChain(
+        chain_id=CHAIN_ID, initial_height=1, app_state_bytes=make_app_state([10 * ETH]))))
+    app.handle(pb.abci.Request(finalize_block=pb.abci.RequestFinalizeBlock(height=1)))
+    app.handle(pb.abci.Request(commit=pb.abci.RequestCommit()))
+
+
+@pytest.mark.parametrize(("tx", "code"), [
+    (b"\xff\x00garbage", TxDecodeError.code),  # field number 0: not protobuf
+    (b"\x0a\x05ab", TxDecodeError.code),  # a length that runs past the end
+    (b"", WrongChainIdError.code),  # an empty SignedTx decodes; its body has no chain id
+    (b"\x00" * (Params().max_tx_bytes + 1), TxTooLargeError.code),
+])
+def test_garbage_tx_gets_a_code_and_a_log(tx: bytes, code: int) -> None:
+    app, halts = make_app()
+    commit_first_block(app)
+    assert app.store.last_height == 1 and halts == []
+    response = app.handle(pb.abci.Request(check_tx=pb.abci.RequestCheckTx(tx=tx)))
+    assert (response.check_tx.code, response.check_tx.codespace) == (code, "seqset")
+    assert response.check_tx.log.startswith("tx")
 
 
 def test_bugs_in_proposal_methods_answer_safely_never_unknown() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from eth_abi.abi import encode as abi_encode
 
 from abci_app.l1.decode import EVENT_DATA_TYPES, TOPIC0_BY_NAME
-from abci_app.l1.source import BlockRef, L1RpcError, L1Unavailable, RawLog
+from abci_app.l1.source import BlockRef, L1RpcError, L1UnavailableError, RawLog
 
 CONTRACT = bytes.fromhex("5fbdb2315678afecb367f032d93f642f64180aa3")
 OTHER_CONTRACT = bytes.fromhex("e7f1725e7734ce288f8367e1bb143e90bb3f0512")
@@ -125,7 +125,7 @@ class FakeL1:
     def get_finalized_number(self) -> int:
         self._enter("get_finalized_number")
         if self.finalized is None:
-            raise L1Unavailable("no finalized block")
+            raise L1UnavailableError("no finalized block")
         return self.finalized
 
     def get_block(self, number: int) -> BlockRef | None:

@@ -16,7 +16,7 @@ from abci_app.l1.sidecar import (
     parse_sidecar_config,
     run_watcher,
 )
-from abci_app.l1.source import L1BadResponse, L1Unavailable, L1WrongChain
+from abci_app.l1.source import L1BadResponseError, L1UnavailableError, L1WrongChainError
 from abci_app.node.config import ConfigError
 from tests.unit.l1.fake_l1 import FakeL1
 from tests.unit.l1.helpers import get_served_nonces, make_watcher
@@ -43,9 +43,9 @@ def test_loop_survives_every_failure_kind_and_then_observes(
     l1 = FakeL1()
     l1.emit("Locked")
     l1.mine(3)
-    l1.fail_next = [L1Unavailable("connection refused"), L1BadResponse("not JSON"),
-                    L1BadResponse("not JSON"), L1BadResponse("not JSON"),
-                    L1WrongChain("chain 1"), RuntimeError("a bug")]
+    l1.fail_next = [L1UnavailableError("connection refused"), L1BadResponseError("not JSON"),
+                    L1BadResponseError("not JSON"), L1BadResponseError("not JSON"),
+                    L1WrongChainError("chain 1"), RuntimeError("a bug")]
     watcher, view = make_watcher(l1)
     state, stop = LoopState(), threading.Event()
     caplog.set_level(logging.INFO, logger="seqset.sidecar")

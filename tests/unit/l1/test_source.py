@@ -13,10 +13,10 @@ import pytest
 from abci_app.devnet.anvil import compute_free_port
 from abci_app.l1.source import (
     JsonRpcSource,
-    L1BadResponse,
-    L1Inconsistent,
+    L1BadResponseError,
+    L1InconsistentError,
     L1RpcError,
-    L1Unavailable,
+    L1UnavailableError,
 )
 
 Responder = Callable[[dict[str, Any]], bytes]
@@ -90,7 +90,7 @@ def test_missing_block_is_none(server: ScriptedServer) -> None:
 
 def test_invalid_non_json_answer_is_a_bad_response(server: ScriptedServer) -> None:
     server.responder = lambda request: b"<html>502 bad gateway</html>"
-    with pytest.raises(L1BadResponse, match="not JSON"):
+    with pytest.raises(L1BadResponseError, match="not JSON"):
         JsonRpcSource(server.url).get_head_number()
 
 
@@ -105,40 +105,40 @@ def test_invalid_json_rpc_error_is_an_rpc_error(server: ScriptedServer) -> None:
 @pytest.mark.parametrize("result", ["12", "0x", "0xzz", 12, None, ["0x1"]])
 def test_invalid_head_number_is_a_bad_response(server: ScriptedServer, result: Any) -> None:
     server.answer(result)
-    with pytest.raises(L1BadResponse):
+    with pytest.raises(L1BadResponseError):
         JsonRpcSource(server.url).get_head_number()
 
 
 def test_invalid_block_hash_length_is_a_bad_response(server: ScriptedServer) -> None:
     server.answer({"number": "0x1", "hash": "0xabcd", "parentHash": HASH})
-    with pytest.raises(L1BadResponse, match="hash"):
+    with pytest.raises(L1BadResponseError, match="hash"):
         JsonRpcSource(server.url).get_block(1)
 
 
 def test_invalid_block_of_another_number_is_inconsistent(server: ScriptedServer) -> None:
     server.answer({"number": "0x2", "hash": HASH, "parentHash": HASH})
-    with pytest.raises(L1Inconsistent):
+    with pytest.raises(L1InconsistentError):
         JsonRpcSource(server.url).get_block(1)
 
 
 def test_invalid_log_list_is_a_bad_response(server: ScriptedServer) -> None:
     server.answer({"not": "a list"})
-    with pytest.raises(L1BadResponse):
+    with pytest.raises(L1BadResponseError):
         JsonRpcSource(server.url).get_logs(b"\x11" * 20, [], 1, 2)
     server.answer([{"address": "0x11", "topics": []}])
-    with pytest.raises(L1BadResponse):
+    with pytest.raises(L1BadResponseError):
         JsonRpcSource(server.url).get_logs(b"\x11" * 20, [], 1, 2)
 
 
 def test_slow_node_times_out_as_unavailable(server: ScriptedServer) -> None:
     server.answer("0x1")
     server.hang.set()
-    with pytest.raises(L1Unavailable):
+    with pytest.raises(L1UnavailableError):
         JsonRpcSource(server.url, timeout_s=0.2).get_head_number()
 
 
 def test_node_that_is_down_is_unavailable() -> None:
-    with pytest.raises(L1Unavailable, match="cannot reach"):
+    with pytest.raises(L1UnavailableError, match="cannot reach"):
         JsonRpcSource(f"http://127.0.0.1:{compute_free_port()}", timeout_s=1).get_chain_id()
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from abci_app.l1.source import L1ChangedDuringScan, L1Inconsistent
-from abci_app.l1.watcher import WatcherHalted
+from abci_app.l1.source import L1ChangedDuringScanError, L1InconsistentError
+from abci_app.l1.watcher import WatcherHaltedError
 from tests.unit.l1.fake_l1 import FakeL1
 from tests.unit.l1.helpers import (
     get_served,
@@ -64,7 +64,7 @@ def test_finalized_block_above_head_is_nonsense() -> None:
     watcher, _ = make_watcher(l1, finality="finalized")
     l1.mine(3)
     l1.finalized = 10
-    with pytest.raises(L1Inconsistent):
+    with pytest.raises(L1InconsistentError):
         watcher.poll_once()
 
 
@@ -133,10 +133,10 @@ def test_reorg_deeper_than_confirmations_halts_and_keeps_serving() -> None:
     l1.reorg(3)  # takes the confirmed event's block
     l1.emit("Locked", sequencer_id=9)
     l1.mine(5)
-    with pytest.raises(WatcherHalted):
+    with pytest.raises(WatcherHaltedError):
         watcher.poll_once()
     assert watcher.halted
-    with pytest.raises(WatcherHalted):
+    with pytest.raises(WatcherHaltedError):
         watcher.poll_once()
     assert get_served_nonces(view) == [1]
     assert get_served(view)[0].locked.sequencer_id == 1
@@ -156,7 +156,7 @@ def test_reorg_while_logs_are_read_discards_the_scan() -> None:
     l1.emit("Locked", sequencer_id=6)
     l1.mine(1)
     l1.before_get_logs = swap_tip
-    with pytest.raises(L1ChangedDuringScan):
+    with pytest.raises(L1ChangedDuringScanError):
         watcher.poll_once()
     l1.mine(2)
     watcher.poll_once()

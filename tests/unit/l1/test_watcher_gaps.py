@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from abci_app.l1.cursor import LevelCursorStore, MemoryCursorStore
-from abci_app.l1.source import L1Inconsistent, L1WrongChain
-from abci_app.l1.watcher import NonceGap, WatcherHalted
+from abci_app.l1.source import L1InconsistentError, L1WrongChainError
+from abci_app.l1.watcher import NonceGapError, WatcherHaltedError
 from tests.unit.l1.fake_l1 import OTHER_CONTRACT, FakeL1, encode_log, sample_values
 from tests.unit.l1.helpers import (
     get_served,
@@ -28,7 +28,7 @@ def test_lagging_node_below_confirmed_height_is_refused_without_going_back() -> 
     watcher.poll_once()
     before = view.get_tip()
     l1.head_offset = -8
-    with pytest.raises(L1Inconsistent, match="below our confirmed height"):
+    with pytest.raises(L1InconsistentError, match="below our confirmed height"):
         watcher.poll_once()
     assert view.get_tip() == before
 
@@ -40,7 +40,7 @@ def test_missed_log_is_a_gap_that_triggers_a_rescan_not_a_skip() -> None:
     l1.emit("LockIncreased")
     l1.mine()
     l1.hidden_nonces = {1}  # the node drops nonce 1 once
-    with pytest.raises(NonceGap):
+    with pytest.raises(NonceGapError):
         watcher.poll_once()
     assert get_served_nonces(view) == []
     watcher.poll_once()
@@ -56,7 +56,7 @@ def test_gap_across_polls_is_rescanned_from_the_confirmed_height() -> None:
     watcher.poll_once()  # nonce 1 missed; nothing seen yet
     l1.emit("LockIncreased")
     l1.mine(3)
-    with pytest.raises(NonceGap):
+    with pytest.raises(NonceGapError):
         watcher.poll_once()
     watcher.poll_once()
     assert get_served_nonces(view) == [1, 2]
@@ -70,7 +70,7 @@ def test_malformed_log_is_skipped_and_later_nonces_wait_for_it() -> None:
     l1.emit("Released")
     l1.mine()
     l1.truncated_nonces = {2}
-    with pytest.raises(NonceGap):
+    with pytest.raises(NonceGapError):
         watcher.poll_once()
     assert get_served_nonces(view) == []
     l1.truncated_nonces = set()
@@ -85,7 +85,7 @@ def test_missed_last_log_is_caught_by_the_contracts_event_nonce() -> None:
     l1.emit("LockIncreased")
     l1.mine(4)
     l1.hidden_nonces = {2}
-    with pytest.raises(NonceGap, match="eventNonce"):
+    with pytest.raises(NonceGapError, match="eventNonce"):
         watcher.poll_once()
     assert get_served_nonces(view) == []
     watcher.poll_once()
@@ -106,7 +106,7 @@ def test_missed_last_log_of_a_confirmed_range_is_backfilled_when_the_next_shows_
     confirmed = view.get_tip()[0]
     l1.emit("SignerChanged")
     l1.mine(2)
-    with pytest.raises(NonceGap):
+    with pytest.raises(NonceGapError):
         watcher.poll_once()
     watcher.poll_once()
     assert get_served_nonces(view) == [1, 2, 3]
@@ -125,7 +125,7 @@ def test_truncated_tail_log_is_never_skipped_while_it_stays_malformed() -> None:
     l1.emit("RewardsClaimed")
     l1.mine()
     for _ in range(3):
-        with pytest.raises(NonceGap):
+        with pytest.raises(NonceGapError):
             watcher.poll_once()
         assert get_served_nonces(view) == [1]
 
@@ -143,7 +143,7 @@ def test_confirmed_height_and_nonce_never_decrease_under_shallow_reorgs() -> Non
             l1.mine(2)
         try:
             watcher.poll_once()
-        except NonceGap:
+        except NonceGapError:
             pass
         tips.append(view.get_tip())
     assert tips == sorted(tips)
@@ -215,7 +215,7 @@ def test_restart_after_a_deep_reorg_while_down_halts() -> None:
     l1.reorg(3)
     l1.mine(6)
     restarted, view = make_watcher(l1, store)
-    with pytest.raises(WatcherHalted):
+    with pytest.raises(WatcherHaltedError):
         restarted.poll_once()
     assert get_served_nonces(view) == [1]
 
@@ -227,7 +227,7 @@ def test_event_nonce_below_the_logs_is_inconsistent() -> None:
     l1.mine()
     real = l1.get_event_nonce
     l1.get_event_nonce = lambda address, block_hash: 0  # type: ignore[method-assign]
-    with pytest.raises(L1Inconsistent, match="eventNonce"):
+    with pytest.raises(L1InconsistentError, match="eventNonce"):
         watcher.poll_once()
     assert get_served_nonces(view) == []
     l1.get_event_nonce = real  # type: ignore[method-assign]
@@ -266,14 +266,14 @@ def test_wrong_chain_id_is_refused_after_pinning() -> None:
     l1.mine(3)
     watcher.poll_once()
     l1.chain_id = 1
-    with pytest.raises(L1WrongChain):
+    with pytest.raises(L1WrongChainError):
         watcher.poll_once()
 
 
 def test_configured_chain_id_is_enforced_from_the_start() -> None:
     l1 = FakeL1(chain_id=5)
     watcher, _ = make_watcher(l1, chain_id=1)
-    with pytest.raises(L1WrongChain):
+    with pytest.raises(L1WrongChainError):
         watcher.poll_once()
 
 
@@ -283,7 +283,7 @@ def test_log_from_another_contract_fails_the_scan() -> None:
     l1.mine(2)
     l1.extra_logs = [encode_log("Locked", 1, 1, sample_values("Locked"), 1,
                                 l1.blocks[1].hash, 0, address=OTHER_CONTRACT)]
-    with pytest.raises(L1Inconsistent, match="log of 0x"):
+    with pytest.raises(L1InconsistentError, match="log of 0x"):
         watcher.poll_once()
     assert get_served_nonces(view) == []
     l1.extra_logs = []

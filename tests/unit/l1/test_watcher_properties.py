@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from abci_app.l1.source import L1Error, L1Unavailable
+from abci_app.l1.source import L1Error, L1UnavailableError
 from tests.unit.l1.fake_l1 import FakeL1
 from tests.unit.l1.helpers import get_served, make_watcher
 
@@ -34,7 +34,7 @@ def apply(l1: FakeL1, op: str, arg: int, confirmed: int) -> None:
         if depth > 0:
             l1.reorg(depth)
     elif op == "fail":
-        l1.fail_next = [L1Unavailable("down")] * arg
+        l1.fail_next = [L1UnavailableError("down")] * arg
     elif op == "no_state":
         l1.no_state = bool(arg)
     elif op == "hide":

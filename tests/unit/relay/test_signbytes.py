@@ -3,7 +3,6 @@
 from nacl.signing import SigningKey
 
 from abci_app.relay.signbytes import (
-    compute_uvarint,
     compute_vote_extension_sign_bytes,
     verify_extension_signature,
 )
@@ -75,9 +74,3 @@ def test_invalid_key_or_signature_shapes_return_false_without_raising() -> None:
     assert not verify_extension_signature(b"\x00" * 32, b"\x00" * 64, *args)
     assert not verify_extension_signature(GOLDEN_PUB_KEY, GOLDEN_SIGNATURE, b"x", 2**63, 0, "c")
 
-
-def test_uvarint_matches_protobuf_encoding() -> None:
-    assert compute_uvarint(0) == b"\x00"
-    assert compute_uvarint(127) == b"\x7f"
-    assert compute_uvarint(128) == b"\x80\x01"
-    assert compute_uvarint(300) == b"\xac\x02"

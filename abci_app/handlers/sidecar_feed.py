@@ -1,0 +1,130 @@
+"""Our sidecar's latest answer, kept in memory so that ExtendVote does no I/O.
+
+ExtendVote runs on the one event loop that serves all four ABCI connections,
+under the app lock, so waiting there on the sidecar would stall CheckTx and
+queries too. Instead a background thread asks the sidecar for the events after
+the last applied L1 nonce of committed state, every `poll_interval_s` and right
+after each Commit, and swaps in the answer. ExtendVote reads that snapshot;
+`build_extension` keeps only the contiguous window it needs, so a stale
+snapshot means fewer events, never wrong ones. The client answers [] on any
+failure or timeout, so a dead or slow sidecar leaves the snapshot empty.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+from abci_app import pb
+from abci_app.relay.params import RelayParams
+
+log = logging.getLogger("seqset.sidecar.feed")
+
+POLL_INTERVAL_S = 0.15
+
+
+class ObservedClient(Protocol):
+    """SidecarClient's shape: never raises, gives up at its deadline."""
+
+    def observed(
+        self, after_nonce: int, max_events: int, max_bytes: int, timeout_s: float
+    ) -> list[pb.events.L1Event]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FeedQuery:
+    after_nonce: int
+    max_events: int
+    max_bytes: int
+
+
+def compute_feed_query(last_applied_nonce: int, params: RelayParams) -> FeedQuery:
+    """What to ask the sidecar once `last_applied_nonce` is committed.
+
+    The block being voted on may apply up to one extension's worth of events
+    (count and bytes) before our window starts, so ask for two windows: after
+    dropping those, a full extension remains.
+    """
+    return FeedQuery(after_nonce=last_applied_nonce,
+                     max_events=2 * params.max_events_per_extension,
+                     max_bytes=2 * params.max_extension_bytes)
+
+
+class SidecarFeed:
+    """The snapshot ExtendVote reads, and the thread that refreshes it.
+
+    Without `start()` nothing runs in the background: tests call `refresh()`.
+    """
+
+    def __init__(
+        self, client: ObservedClient, timeout_s: float = 0.3,
+        poll_interval_s: float = POLL_INTERVAL_S,
+    ) -> None:
+        self.client = client
+        self.timeout_s = timeout_s
+        self.poll_interval_s = poll_interval_s
+        # Held only to swap references, never across I/O: readers never wait on the sidecar.
+        self._lock = threading.Lock()
+        self._events: tuple[pb.events.L1Event, ...] = ()
+        self._query: FeedQuery | None = None
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def get_observed(self) -> tuple[pb.events.L1Event, ...]:
+        """The sidecar's latest answer: contiguous events, possibly stale or empty."""
+        with self._lock:
+            return self._events
+
+    def note_committed(self, last_applied_nonce: int, params: RelayParams) -> None:
+        """Points the next poll after `last_applied_nonce`, and wakes the poller if it moved."""
+        query = compute_feed_query(last_applied_nonce, params)
+        with self._lock:
+            if query == self._query:
+                return
+            self._query = query
+        self._wake.set()
+
+    def refresh(self) -> None:
+        """Asks the sidecar once (blocking up to `timeout_s`) and swaps in its answer."""
+        with self._lock:
+            query = self._query
+        if query is None:
+            return  # nothing committed yet: we don't know where to start
+        events = self.client.observed(query.after_nonce, query.max_events, query.max_bytes,
+                                      self.timeout_s)
+        with self._lock:
+            self._events = tuple(events)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="sidecar-feed", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ends the poller (waiting out at most one sidecar call) and closes the client."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(self.timeout_s + 5)
+            if self._thread.is_alive():
+                log.error("the sidecar poller did not stop; leaving it (daemon thread)")
+            self._thread = None
+        self.client.close()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self.poll_interval_s)
+            # Cleared before asking, so a Commit during the call triggers another poll.
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                self.refresh()
+            except Exception:  # a bug: keep the node attesting what it can
+                log.exception("sidecar poll failed")
