@@ -3,4 +3,4 @@
 APP_NAME = "seqset"
 __version__ = "0.1.0"
 # Bumped whenever a change alters state transitions or the app hash.
-APP_PROTOCOL_VERSION = 1
+APP_PROTOCOL_VERSION = 2

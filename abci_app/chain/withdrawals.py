@@ -63,7 +63,7 @@ def queue_withdrawal(
         releasable=False,
         slashed_wei="0",
         full_exit=full_exit,
-        l1_nonce=0,
+        l1_nonce=l1_nonce,
     )
     set_locked(seq, get_locked(seq) - amount_wei)
     put_withdrawal(kv, withdrawal)

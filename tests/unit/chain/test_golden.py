@@ -24,10 +24,11 @@ from tests.unit.chain.helpers import (
     owner_address,
 )
 
-GOLDEN_APP_HASH = "6722b46668505b98b29a2c3cfeacd42f1135515c75ed64b2dd2203234a58cdc9"
+# Moved: PendingWithdrawal.l1_nonce now holds the nonce of the L1 event that queued it.
+GOLDEN_APP_HASH = "1c162e63b0b0aa95936adf4ddf589f65db50617107df2e75057629b2c428b9ed"
 
 # The same state's sparse-Merkle root through StateStore: it moves whenever the pin above does.
-GOLDEN_SMT_ROOT = "adefb2b1a28bb210a3561796d5a87a43ef0cc6fb4d4d83b8945d4cfd5c58e73e"
+GOLDEN_SMT_ROOT = "e2588bca6c107ca3b105c50c69d76426ae6c557530adb48950e683ed23ebb1c3"
 SCENARIO_STAKES = [10 * ETH, 20 * ETH, 30 * ETH]
 
 

@@ -14,7 +14,7 @@ from abci_app import chain, pb
 from abci_app.chain import keys
 from abci_app.chain.l1events import L1_HANDLERS, L1Context, process_l1_event
 from abci_app.chain.state import EXITED, TOMBSTONED, UNLOCKING, get_sequencer, put_sequencer
-from abci_app.chain.withdrawals import put_withdrawal, queue_withdrawal
+from abci_app.chain.withdrawals import get_withdrawals, put_withdrawal, queue_withdrawal
 from abci_app.errors import (
     AppError,
     ClaimExceedsRewardsError,
@@ -213,3 +213,13 @@ def test_valid_event_is_validated_without_writes_then_applied(
     outcome = process_l1_event(kv, event, _block(), ctx.params)
     assert outcome.code == 0, outcome.log
     assert keys.l1_noop_key(1) not in kv.pending()
+
+
+@pytest.mark.parametrize("kind", ["withdrawal_requested", "unlock_initiated"])
+def test_queued_withdrawal_keeps_the_nonce_of_its_l1_event(store: StateStore, kind: str) -> None:
+    kv = store.overlay()
+    fields = {"amount_wei": str(ETH)} if kind == "withdrawal_requested" else {}
+    event = l1_event(1, kind, sequencer_id=ACTIVE_ID, **fields)
+    assert process_l1_event(kv, event, _block(), chain.get_params(kv)).code == 0
+    queued = [w for w in get_withdrawals(kv, ACTIVE_ID) if not w.releasable]
+    assert [w.l1_nonce for w in queued] == [1]
