@@ -6,16 +6,26 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {AccessControlDefaultAdminRules} from
     "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {SettlementBatch} from "./SettlementBatch.sol";
 
 /// @title Locking
 /// @notice L1 registry of seqset's sequencers and their locked stake. Every state
 ///         change the L2 chain must mirror emits an event carrying `eventNonce`, a
 ///         contract-wide counter that starts at 1 and grows by exactly 1 per event,
 ///         so the chain can apply events strictly in order and detect gaps.
+///         The chain decides; L1 holds the tokens. Queued withdrawals become claimable,
+///         locks are slashed and rewards credited only by `settle`, a batch signed by
+///         signers holding more than 2/3 of the locked stake. The admin keeps the
+///         whitelist and a pause, and can move no tokens.
 /// @dev Owners, signers and consensus keys are never reused, even after an exit:
 ///      the chain keys sequencers by them and must never see two meanings for one.
 ///      The token must be a plain ERC-20 (no fee on transfer); `_pullTokens` checks.
-contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard {
+///      Settlement events carry the batch nonce, never `eventNonce`: the chain
+///      mirrors only the seven nonce-carrying events.
+contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable, EIP712 {
     using SafeERC20 for IERC20;
 
     enum Status {
@@ -35,15 +45,18 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard {
 
     struct PendingWithdrawal {
         uint256 amount;
-        uint64 releasableAt; // unix seconds
+        uint64 releasableAt; // unix seconds: request time + delay, for display only
     }
 
-    bytes32 public constant REWARD_DISTRIBUTOR = keccak256("REWARD_DISTRIBUTOR");
-    // Bounds the loop in `claim`, so a claim always fits in a block.
+    // Bounds the queue loops in `settle`, so a batch item always fits in a block.
     uint256 public constant MAX_PENDING_WITHDRAWALS = 32;
     uint64 public constant MAX_WITHDRAWAL_DELAY = 365 days;
+    string public constant DOMAIN_NAME = "seqset Locking";
+    string public constant DOMAIN_VERSION = "1";
+    uint256 private constant STAKE_BITS = 192; // _signerStake packs id << 192 | amount
 
     IERC20 public immutable token;
+    address public immutable slashSink; // burn or treasury address that receives slashed stake
     uint256 public minLock;
     uint256 public maxLock;
     uint64 public withdrawalDelay;
@@ -53,6 +66,9 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard {
     uint256 public totalLocked;
     uint256 public totalPending;
     uint256 public rewardPool;
+    uint64 public lastBatchNonce; // the last settled batch; 0 before the first
+    uint256 public totalClaimable; // released by settlement, not yet claimed
+    uint256 public totalRewardsOwed; // credited by settlement, not yet paid
 
     mapping(address => bool) public whitelisted;
     mapping(uint64 => Sequencer) public sequencers;
@@ -61,7 +77,11 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard {
     mapping(bytes32 => uint64) public sequencerOfKey;
     mapping(address => bool) public signerUsed; // every signer ever set
     mapping(uint64 => PendingWithdrawal[]) private _pending;
-    mapping(uint64 => uint256) private _pendingHead; // index of the oldest unpaid entry
+    mapping(uint64 => uint256) private _pendingHead; // index of the oldest unreleased entry
+    mapping(uint64 => uint256) public claimableOf; // released withdrawals awaiting claim
+    mapping(uint64 => uint256) public rewardsOwed; // credited rewards awaiting claim
+    // signer => id << 192 | locked amount: one storage read per signature in `settle`
+    mapping(address => uint256) private _signerStake;
 
     event Locked(uint64 indexed eventNonce, uint64 indexed sequencerId, address owner, address signer, bytes32 consensusKey, uint256 amount);
     event LockIncreased(uint64 indexed eventNonce, uint64 indexed sequencerId, uint256 amount, uint256 newTotal);
@@ -70,6 +90,14 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard {
     event UnlockInitiated(uint64 indexed eventNonce, uint64 indexed sequencerId, uint256 amount);
     event Released(uint64 indexed eventNonce, uint64 indexed sequencerId, address to, uint256 amount);
     event RewardsClaimed(uint64 indexed eventNonce, uint64 indexed sequencerId, address to, uint256 amount);
+
+    // Settlement events: keyed by the batch nonce, relayed back for the chain to mark items final.
+    event BatchSettled(uint64 indexed batchNonce, bytes32 digest, uint256 signedStake, uint256 totalStake);
+    event WithdrawalReleasable(uint64 indexed batchNonce, uint64 indexed sequencerId, uint256 amount);
+    event Slashed(
+        uint64 indexed batchNonce, uint64 indexed sequencerId, uint8 reason, uint256 fromLocked, uint256 fromPending
+    );
+    event RewardCredited(uint64 indexed batchNonce, uint64 indexed sequencerId, uint256 amount, uint256 owed);
 
     // Administrative events: the chain does not mirror these, so they carry no nonce.
     event WhitelistSet(address indexed owner, bool allowed);
@@ -94,16 +122,29 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard {
     error AlreadyUnlocking(uint64 sequencerId);
     error TooManyPendingWithdrawals(uint64 sequencerId, uint256 max);
     error NothingToClaim(uint64 sequencerId);
-    error InsufficientRewardPool(uint256 requested, uint256 available);
+    error RewardPoolEmpty(uint64 sequencerId, uint256 owed);
+    error BadBatchNonce(uint64 nonce, uint64 expected);
+    error WrongDomain(uint256 chainId, address verifyingContract);
+    error TooManyLockParams(uint256 count);
+    error BadSignature(uint256 index);
+    error UnknownSigner(uint256 index, address signer);
+    error SignersNotAscending(uint256 index, address signer, address previous);
+    error InsufficientSignedStake(uint256 signedStake, uint256 totalStake);
     error InvalidLockRange(uint256 min, uint256 max);
     error WithdrawalDelayTooLong(uint64 delay, uint64 max);
     error TransferAmountMismatch(uint256 expected, uint256 received);
 
-    constructor(IERC20 token_, address admin, uint256 minLock_, uint256 maxLock_, uint64 withdrawalDelay_)
-        AccessControlDefaultAdminRules(0, admin)
-    {
-        if (address(token_) == address(0)) revert ZeroAddress();
+    constructor(
+        IERC20 token_,
+        address admin,
+        address slashSink_,
+        uint256 minLock_,
+        uint256 maxLock_,
+        uint64 withdrawalDelay_
+    ) AccessControlDefaultAdminRules(0, admin) EIP712(DOMAIN_NAME, DOMAIN_VERSION) {
+        if (address(token_) == address(0) || slashSink_ == address(0)) revert ZeroAddress();
         token = token_;
+        slashSink = slashSink_;
         _setLockRange(minLock_, maxLock_);
         _setWithdrawalDelay(withdrawalDelay_);
     }
@@ -118,14 +159,14 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard {
         emit WhitelistSet(owner, allowed);
     }
 
-    /// @notice Sets the allowed lock range. Existing locks above a lowered maximum stay.
-    function setLockRange(uint256 min, uint256 max) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        _setLockRange(min, max);
+    /// @notice Stops new stake (lock, increaseLock) and settlement. Exit requests and
+    ///         claims of what settlement already released stay open.
+    function pause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _pause();
     }
 
-    /// @notice Sets the delay, in seconds, between a withdrawal request and its release.
-    function setWithdrawalDelay(uint64 delay) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        _setWithdrawalDelay(delay);
+    function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _unpause();
     }
 
     // ---------------------------------------------------------------- owners
@@ -135,6 +176,7 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard {
     function lock(address signer, bytes32 consensusKey, uint256 amount)
         external
         nonReentrant
+        whenNotPaused
         returns (uint64 sequencerId)
     {
         // Verify the caller may join and has not joined before
@@ -156,12 +198,13 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard {
         sequencerOfKey[consensusKey] = sequencerId;
         signerUsed[signer] = true;
         totalLocked += amount;
+        _syncSignerStake(sequencerId, sequencers[sequencerId]);
         emit Locked(_nextNonce(), sequencerId, msg.sender, signer, consensusKey, amount);
         _pullTokens(msg.sender, amount);
     }
 
     /// @notice Adds `amount` wei to an active sequencer's lock; the total stays <= maxLock.
-    function increaseLock(uint64 sequencerId, uint256 amount) external nonReentrant {
+    function increaseLock(uint64 sequencerId, uint256 amount) external nonReentrant whenNotPaused {
         Sequencer storage seq = _getActiveOwned(sequencerId);
         // Verify the amount
         if (amount == 0) revert ZeroAmount();
@@ -170,6 +213,7 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard {
 
         seq.amount = newTotal;
         totalLocked += amount;
+        _syncSignerStake(sequencerId, seq);
         emit LockIncreased(_nextNonce(), sequencerId, amount, newTotal);
         _pullTokens(msg.sender, amount);
     }
@@ -184,8 +228,10 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard {
         address oldSigner = seq.signer;
         seq.signer = newSigner;
         delete sequencerOfSigner[oldSigner];
+        delete _signerStake[oldSigner];
         sequencerOfSigner[newSigner] = sequencerId;
         signerUsed[newSigner] = true;
+        _syncSignerStake(sequencerId, seq);
         emit SignerChanged(_nextNonce(), sequencerId, oldSigner, newSigner);
     }
 
@@ -199,6 +245,7 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard {
         if (remaining < minLock) revert BelowMinLock(remaining, minLock);
 
         seq.amount = remaining;
+        _syncSignerStake(sequencerId, seq);
         _queueWithdrawal(sequencerId, amount);
         emit WithdrawalRequested(_nextNonce(), sequencerId, amount, remaining);
     }
@@ -211,28 +258,23 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard {
 
         seq.amount = 0;
         seq.status = Status.Unlocking;
+        _syncSignerStake(sequencerId, seq);
         _queueWithdrawal(sequencerId, amount);
         emit UnlockInitiated(_nextNonce(), sequencerId, amount);
     }
 
-    /// @notice Pays the owner every queued amount whose release time has come.
+    /// @notice Pays the owner every amount that settlement has released.
     function claim(uint64 sequencerId) external nonReentrant {
         Sequencer storage seq = _getOwned(sequencerId);
-        PendingWithdrawal[] storage queue = _pending[sequencerId];
-        uint256 head = _pendingHead[sequencerId];
-        uint256 total = 0;
-        // The queue is ordered by releasableAt (see _queueWithdrawal), so stop at the first unripe one
-        while (head < queue.length && queue[head].releasableAt <= block.timestamp) {
-            total += queue[head].amount;
-            delete queue[head];
-            head++;
-        }
-        // Verify something was ripe
+        uint256 total = claimableOf[sequencerId];
+        // Verify settlement released something
         if (total == 0) revert NothingToClaim(sequencerId);
 
-        _pendingHead[sequencerId] = head;
-        totalPending -= total;
-        if (seq.status == Status.Unlocking && head == queue.length) seq.status = Status.Exited;
+        claimableOf[sequencerId] = 0;
+        totalClaimable -= total;
+        if (seq.status == Status.Unlocking && _pendingHead[sequencerId] == _pending[sequencerId].length) {
+            seq.status = Status.Exited;
+        }
         emit Released(_nextNonce(), sequencerId, seq.owner, total);
         token.safeTransfer(seq.owner, total);
     }
@@ -247,21 +289,69 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard {
         _pullTokens(msg.sender, amount);
     }
 
-    /// @notice Pays `amount` wei of rewards earned by `sequencerId` to `to`, from the pool.
-    function claimRewards(uint64 sequencerId, address to, uint256 amount)
-        external
-        onlyRole(REWARD_DISTRIBUTOR)
-        nonReentrant
-    {
-        // Verify the sequencer exists, the recipient is set and the pool can pay
-        if (sequencers[sequencerId].status == Status.None) revert UnknownSequencer(sequencerId);
-        if (to == address(0)) revert ZeroAddress();
-        if (amount == 0) revert ZeroAmount();
-        if (amount > rewardPool) revert InsufficientRewardPool(amount, rewardPool);
+    /// @notice Pays the owner the rewards settlement credited, as far as the pool reaches;
+    ///         the rest stays owed until the pool is funded again.
+    function claimRewards(uint64 sequencerId) external nonReentrant {
+        Sequencer storage seq = _getOwned(sequencerId);
+        uint256 owed = rewardsOwed[sequencerId];
+        // Verify something is owed and the pool can pay part of it
+        if (owed == 0) revert NothingToClaim(sequencerId);
+        uint256 amount = owed < rewardPool ? owed : rewardPool;
+        if (amount == 0) revert RewardPoolEmpty(sequencerId, owed);
 
+        rewardsOwed[sequencerId] = owed - amount;
+        totalRewardsOwed -= amount;
         rewardPool -= amount;
-        emit RewardsClaimed(_nextNonce(), sequencerId, to, amount);
-        token.safeTransfer(to, amount);
+        emit RewardsClaimed(_nextNonce(), sequencerId, seq.owner, amount);
+        token.safeTransfer(seq.owner, amount);
+    }
+
+    // ---------------------------------------------------------------- settlement
+
+    /// @notice Applies a batch the chain decided, once signers holding more than 2/3 of
+    ///         the locked stake signed its EIP-712 digest. Anyone may submit it.
+    /// @dev Items never revert: an amount larger than what L1 holds is capped, and an
+    ///      item for an unknown sequencer is a no-op; the events carry what was applied.
+    ///      Signatures past the 2/3 mark are not read.
+    function settle(SettlementBatch.Batch calldata batch, SettlementBatch.Signature[] calldata signatures)
+        external
+        nonReentrant
+        whenNotPaused
+    {
+        // Verify the batch is the next one, for this chain and this contract
+        if (batch.nonce != lastBatchNonce + 1) revert BadBatchNonce(batch.nonce, lastBatchNonce + 1);
+        if (batch.chainId != block.chainid || batch.verifyingContract != address(this)) {
+            revert WrongDomain(batch.chainId, batch.verifyingContract);
+        }
+        if (batch.lockParams.length > 1) revert TooManyLockParams(batch.lockParams.length);
+        // Verify the signers hold more than 2/3 of the stake
+        bytes32 digest = _hashTypedDataV4(SettlementBatch.hash(batch));
+        uint256 signedStake = _countSignedStake(digest, signatures);
+
+        lastBatchNonce = batch.nonce;
+        emit BatchSettled(batch.nonce, digest, signedStake, totalLocked);
+        for (uint256 i = 0; i < batch.releases.length; i++) {
+            _applyRelease(batch.nonce, batch.releases[i]);
+        }
+        uint256 slashed = 0;
+        for (uint256 i = 0; i < batch.slashes.length; i++) {
+            slashed += _applySlash(batch.nonce, batch.slashes[i]);
+        }
+        for (uint256 i = 0; i < batch.rewards.length; i++) {
+            _applyReward(batch.nonce, batch.rewards[i]);
+        }
+        if (batch.lockParams.length == 1) _applyLockParams(batch.lockParams[0]);
+        if (slashed > 0) token.safeTransfer(slashSink, slashed);
+    }
+
+    /// @notice The EIP-712 domain separator that settlement digests use.
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    /// @notice The digest that validators sign for `batch`.
+    function batchDigest(SettlementBatch.Batch calldata batch) external view returns (bytes32) {
+        return _hashTypedDataV4(SettlementBatch.hash(batch));
     }
 
     // ---------------------------------------------------------------- views
@@ -326,15 +416,6 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard {
         }
     }
 
-    /// @notice What `claim` would pay now.
-    function claimable(uint64 sequencerId) external view returns (uint256 total) {
-        PendingWithdrawal[] storage queue = _pending[sequencerId];
-        for (uint256 i = _pendingHead[sequencerId]; i < queue.length; i++) {
-            if (queue[i].releasableAt > block.timestamp) break;
-            total += queue[i].amount;
-        }
-    }
-
     // ---------------------------------------------------------------- internals
 
     function _nextNonce() private returns (uint64) {
@@ -354,21 +435,113 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard {
         if (seq.status != Status.Active) revert AlreadyUnlocking(sequencerId);
     }
 
-    /// @dev Moves `amount` from the lock to the queue. An entry never ripens before an
-    ///      earlier one, even after the delay is shortened, so the queue stays sorted.
+    /// @dev Moves `amount` from the lock to the queue. The caller has lowered `seq.amount`.
     function _queueWithdrawal(uint64 sequencerId, uint256 amount) private {
         PendingWithdrawal[] storage queue = _pending[sequencerId];
-        uint256 head = _pendingHead[sequencerId];
-        if (queue.length - head >= MAX_PENDING_WITHDRAWALS) {
+        if (queue.length - _pendingHead[sequencerId] >= MAX_PENDING_WITHDRAWALS) {
             revert TooManyPendingWithdrawals(sequencerId, MAX_PENDING_WITHDRAWALS);
         }
-        uint64 releasableAt = uint64(block.timestamp) + withdrawalDelay;
-        if (queue.length > head && queue[queue.length - 1].releasableAt > releasableAt) {
-            releasableAt = queue[queue.length - 1].releasableAt;
-        }
-        queue.push(PendingWithdrawal(amount, releasableAt));
+        queue.push(PendingWithdrawal(amount, uint64(block.timestamp) + withdrawalDelay));
         totalLocked -= amount;
         totalPending += amount;
+    }
+
+    function _syncSignerStake(uint64 sequencerId, Sequencer storage seq) private {
+        _signerStake[seq.signer] = (uint256(sequencerId) << STAKE_BITS) | seq.amount;
+    }
+
+    /// @dev Sums the stake of strictly ascending signers until it passes 2/3 of totalLocked.
+    function _countSignedStake(bytes32 digest, SettlementBatch.Signature[] calldata signatures)
+        private
+        view
+        returns (uint256 signed)
+    {
+        uint256 total = totalLocked;
+        address previous = address(0);
+        for (uint256 i = 0; i < signatures.length; i++) {
+            SettlementBatch.Signature calldata sig = signatures[i];
+            (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, sig.v, sig.r, sig.s);
+            if (err != ECDSA.RecoverError.NoError) revert BadSignature(i);
+            uint256 packed = _signerStake[signer];
+            if (packed == 0) revert UnknownSigner(i, signer);
+            // Ascending order rules out a duplicate without a seen-set
+            if (signer <= previous) revert SignersNotAscending(i, signer, previous);
+            previous = signer;
+            signed += packed & type(uint192).max;
+            if (3 * signed > 2 * total) return signed;
+        }
+        revert InsufficientSignedStake(signed, total);
+    }
+
+    function _applyRelease(uint64 batchNonce, SettlementBatch.Release calldata item) private {
+        uint64 id = item.sequencerId;
+        PendingWithdrawal[] storage queue = _pending[id];
+        uint256 head = _pendingHead[id];
+        uint256 left = item.amount;
+        // Oldest first: the chain releases withdrawals in request order
+        while (left > 0 && head < queue.length) {
+            uint256 entry = queue[head].amount;
+            uint256 take = left < entry ? left : entry;
+            queue[head].amount = entry - take;
+            left -= take;
+            if (take == entry) delete queue[head++];
+        }
+        _pendingHead[id] = head;
+        uint256 applied = item.amount - left;
+        totalPending -= applied;
+        totalClaimable += applied;
+        claimableOf[id] += applied;
+        emit WithdrawalReleasable(batchNonce, id, applied);
+    }
+
+    /// @return burned the wei taken from this sequencer, for one transfer to the sink.
+    function _applySlash(uint64 batchNonce, SettlementBatch.Slash calldata item) private returns (uint256 burned) {
+        uint64 id = item.sequencerId;
+        uint256 fromPending = _slashPending(id, item.fromPending);
+        Sequencer storage seq = sequencers[id];
+        uint256 fromLocked = item.fromLocked < seq.amount ? item.fromLocked : seq.amount;
+        if (fromLocked > 0) {
+            seq.amount -= fromLocked;
+            totalLocked -= fromLocked;
+            _syncSignerStake(id, seq);
+        }
+        // A full exit whose whole queue was slashed has nothing left to claim
+        if (seq.status == Status.Unlocking && _pendingHead[id] == _pending[id].length && claimableOf[id] == 0) {
+            seq.status = Status.Exited;
+        }
+        emit Slashed(batchNonce, id, item.reason, fromLocked, fromPending);
+        return fromPending + fromLocked;
+    }
+
+    /// @dev Newest first: the entries still in their delay are the most recent ones.
+    function _slashPending(uint64 id, uint256 amount) private returns (uint256 applied) {
+        PendingWithdrawal[] storage queue = _pending[id];
+        uint256 head = _pendingHead[id];
+        uint256 left = amount;
+        while (left > 0 && queue.length > head) {
+            uint256 last = queue.length - 1;
+            uint256 entry = queue[last].amount;
+            uint256 take = left < entry ? left : entry;
+            left -= take;
+            if (take == entry) queue.pop();
+            else queue[last].amount = entry - take;
+        }
+        applied = amount - left;
+        totalPending -= applied;
+    }
+
+    function _applyReward(uint64 batchNonce, SettlementBatch.Reward calldata item) private {
+        uint64 id = item.sequencerId;
+        // An unknown sequencer could never claim, so nothing is owed to it
+        uint256 amount = sequencers[id].status == Status.None ? 0 : item.amount;
+        rewardsOwed[id] += amount;
+        totalRewardsOwed += amount;
+        emit RewardCredited(batchNonce, id, amount, rewardsOwed[id]);
+    }
+
+    function _applyLockParams(SettlementBatch.LockParams calldata params) private {
+        _setLockRange(params.minLock, params.maxLock);
+        _setWithdrawalDelay(params.withdrawalDelay);
     }
 
     function _pullTokens(address from, uint256 amount) private {
@@ -385,7 +558,7 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard {
     }
 
     function _setLockRange(uint256 min, uint256 max) private {
-        if (min == 0 || min > max) revert InvalidLockRange(min, max);
+        if (min == 0 || min > max || max > type(uint192).max) revert InvalidLockRange(min, max);
         minLock = min;
         maxLock = max;
         emit LockRangeSet(min, max);

@@ -18,6 +18,9 @@ from abci_app.l1.contract import (
     send_transaction,
 )
 
+# Where slashed stake goes unless a treasury is named: the customary burn address.
+BURN_ADDRESS = "0x000000000000000000000000000000000000dEaD"
+
 
 def deploy_contract(w3: Web3, private_key: str, name: str, *args: Any) -> tuple[Contract, int]:
     """Deploys the compiled contract `name`; returns it and its deployment block."""
@@ -48,10 +51,14 @@ def deploy_locking(
     max_lock_wei: int,
     withdrawal_delay_s: int,
     token_address: str | None = None,
+    slash_sink: str = BURN_ADDRESS,
     token_name: str = "Seqset Stake",
     token_symbol: str = "SSTK",
 ) -> LockingDeployment:
-    """Deploys Locking (and a StakeToken owned by the admin unless `token_address` is given)."""
+    """Deploys Locking (and a StakeToken owned by the admin unless `token_address` is given).
+
+    Slashed stake goes to `slash_sink`, fixed for the contract's life.
+    """
     admin = Account.from_key(admin_key).address
     if token_address is None:
         token, _ = deploy_contract(w3, admin_key, "StakeToken", token_name, token_symbol, admin)
@@ -59,8 +66,8 @@ def deploy_locking(
         token_abi, _ = load_artifact("StakeToken")
         token = w3.eth.contract(address=Web3.to_checksum_address(token_address), abi=token_abi)
     locking, block = deploy_contract(
-        w3, admin_key, "Locking", token.address, admin, min_lock_wei, max_lock_wei,
-        withdrawal_delay_s,
+        w3, admin_key, "Locking", token.address, admin, Web3.to_checksum_address(slash_sink),
+        min_lock_wei, max_lock_wei, withdrawal_delay_s,
     )  # fmt: skip
     return LockingDeployment(w3=w3, token=token, locking=locking, deploy_block=block)
 

@@ -23,6 +23,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.types import BlockIdentifier, TxReceipt
 
+from abci_app.l1.settlement import Batch, BatchSignature, LockParams, get_batch_abi_tuple
 from abci_app.l1events_schema import EVENT_KINDS, INDEXED_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +82,7 @@ class SequencerRecord:
 @dataclass(frozen=True)
 class PendingWithdrawal:
     amount_wei: int
-    releasable_at_s: int  # unix seconds, L1 block time
+    releasable_at_s: int  # request time + delay (L1 clock); display only: settlement releases
 
 
 @dataclass(frozen=True)
@@ -201,21 +202,12 @@ def set_whitelisted(dep: LockingDeployment, admin_key: str, owner: str, allowed:
     return send_transaction(dep.w3, admin_key, call)
 
 
-def set_lock_range(
-    dep: LockingDeployment, admin_key: str, min_lock_wei: int, max_lock_wei: int
-) -> TxReceipt:
-    call = dep.locking.functions.setLockRange(min_lock_wei, max_lock_wei)
-    return send_transaction(dep.w3, admin_key, call)
+def pause(dep: LockingDeployment, admin_key: str) -> TxReceipt:
+    return send_transaction(dep.w3, admin_key, dep.locking.functions.pause())
 
 
-def set_withdrawal_delay(dep: LockingDeployment, admin_key: str, delay_s: int) -> TxReceipt:
-    call = dep.locking.functions.setWithdrawalDelay(delay_s)
-    return send_transaction(dep.w3, admin_key, call)
-
-
-def grant_reward_distributor(dep: LockingDeployment, admin_key: str, account: str) -> TxReceipt:
-    role = dep.locking.functions.REWARD_DISTRIBUTOR().call()
-    return send_transaction(dep.w3, admin_key, dep.locking.functions.grantRole(role, account))
+def unpause(dep: LockingDeployment, admin_key: str) -> TxReceipt:
+    return send_transaction(dep.w3, admin_key, dep.locking.functions.unpause())
 
 
 # ---------------------------------------------------------------- owner and reward calls
@@ -278,11 +270,56 @@ def fund_rewards(
     return send_transaction(dep.w3, funder_key, dep.locking.functions.fundRewards(amount_wei))
 
 
-def claim_rewards(
-    dep: LockingDeployment, distributor_key: str, sequencer_id: int, to: str, amount_wei: int
+def claim_rewards(dep: LockingDeployment, owner_key: str, sequencer_id: int) -> TxReceipt:
+    """Pays the owner the rewards settlement credited, as far as the pool reaches."""
+    return send_transaction(dep.w3, owner_key, dep.locking.functions.claimRewards(sequencer_id))
+
+
+# ---------------------------------------------------------------- settlement
+
+
+def settle(
+    dep: LockingDeployment, sender_key: str, batch: Batch, signatures: Sequence[BatchSignature]
 ) -> TxReceipt:
-    call = dep.locking.functions.claimRewards(sequencer_id, to, amount_wei)
-    return send_transaction(dep.w3, distributor_key, call)
+    """Submits a batch with its signatures, which must already be sorted by signer."""
+    return send_transaction(dep.w3, sender_key, get_settle_call(dep, batch, signatures))
+
+
+def get_settle_call(
+    dep: LockingDeployment, batch: Batch, signatures: Sequence[BatchSignature]
+) -> ContractFunction:
+    """The unsent `settle` call, for `.call()` (a dry run) or `.estimate_gas()`."""
+    return dep.locking.functions.settle(
+        get_batch_abi_tuple(batch), [sig.to_abi() for sig in signatures]
+    )
+
+
+def get_last_batch_nonce(dep: LockingDeployment, block: BlockIdentifier = "latest") -> int:
+    return int(dep.locking.functions.lastBatchNonce().call(block_identifier=block))
+
+
+def get_claimable(dep: LockingDeployment, sequencer_id: int) -> int:
+    """Withdrawals that settlement released and the owner has not yet claimed."""
+    return int(dep.locking.functions.claimableOf(sequencer_id).call())
+
+
+def get_rewards_owed(dep: LockingDeployment, sequencer_id: int) -> int:
+    return int(dep.locking.functions.rewardsOwed(sequencer_id).call())
+
+
+def get_contract_batch_digest(dep: LockingDeployment, batch: Batch) -> bytes:
+    """The digest as the contract computes it (compare `settlement.compute_batch_digest`)."""
+    return bytes(dep.locking.functions.batchDigest(get_batch_abi_tuple(batch)).call())
+
+
+def get_lock_params(dep: LockingDeployment, block: BlockIdentifier = "latest") -> LockParams:
+    """The parameters both sides rely on, as L1 holds them (for `genesis from-l1`)."""
+    fns = dep.locking.functions
+    return LockParams(
+        min_lock_wei=int(fns.minLock().call(block_identifier=block)),
+        max_lock_wei=int(fns.maxLock().call(block_identifier=block)),
+        withdrawal_delay_s=int(fns.withdrawalDelay().call(block_identifier=block)),
+    )
 
 
 # ---------------------------------------------------------------- views and logs

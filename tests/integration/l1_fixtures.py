@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import pytest
+from web3 import Web3
 from web3.exceptions import ContractCustomError
 
 from abci_app.devnet import l1_deploy
 from abci_app.devnet.anvil import Anvil, DevAccount
 from abci_app.l1 import contract as c
+from abci_app.l1.settlement import compute_signer_address
 
 ETHER = 10**18
 MIN_LOCK_WEI = 10 * ETHER
@@ -37,7 +39,7 @@ class L1Env:
     admin: DevAccount  # deployer, token owner, DEFAULT_ADMIN_ROLE
     owners: list[DevAccount]  # whitelisted, each holding OWNER_BALANCE_WEI
     outsider: DevAccount  # funded with tokens but not whitelisted
-    distributor: DevAccount  # holds REWARD_DISTRIBUTOR
+    distributor: DevAccount  # a funded account with no role (rewards are paid only by settlement)
 
     @property
     def abi(self) -> list[dict[str, Any]]:
@@ -45,9 +47,14 @@ class L1Env:
         return cast(list[dict[str, Any]], [*self.dep.locking.abi, *self.dep.token.abi])
 
 
+def make_signer_key(index: int) -> bytes:
+    """The secp256k1 key of signer `index`, so tests can sign settlement batches."""
+    return (0x5160000 + index).to_bytes(32, "big")
+
+
 def make_signer(index: int) -> str:
     """A distinct, non-zero signer address that is not a dev account."""
-    return "0x" + f"{0x5160000 + index:040x}"
+    return Web3.to_checksum_address(compute_signer_address(make_signer_key(index)))
 
 
 def make_key(index: int) -> bytes:
@@ -93,7 +100,6 @@ def locking_env_fixture(anvil_node: Anvil) -> L1Env:
         l1_deploy.mint(dep, admin.private_key, account.address, OWNER_BALANCE_WEI)
     for owner in owners:
         c.set_whitelisted(dep, admin.private_key, owner.address, True)
-    c.grant_reward_distributor(dep, admin.private_key, distributor.address)
     return L1Env(anvil_node, dep, admin, list(owners), outsider, distributor)
 
 

@@ -10,6 +10,7 @@ from web3 import Web3
 from abci_app.devnet import l1_deploy
 from abci_app.l1 import contract as c
 from abci_app.l1.contract import SequencerStatus
+from abci_app.l1.settlement import Release, Reward
 from tests.integration.l1_fixtures import (  # noqa: F401 - the *_fixture names register fixtures
     MAX_LOCK_WEI,
     MIN_LOCK_WEI,
@@ -24,6 +25,7 @@ from tests.integration.l1_fixtures import (  # noqa: F401 - the *_fixture names 
     make_key,
     make_signer,
 )
+from tests.integration.settlement_fixtures import settle_items
 
 pytestmark = pytest.mark.integration
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -38,9 +40,10 @@ def view(env: L1Env, name: str, *args: object) -> int:
 
 
 def assert_books_balance(env: L1Env) -> None:
-    """Every token the contract holds is locked, queued or in the reward pool."""
+    """Every token the contract holds is locked, queued, released or in the reward pool."""
     held = balance_of(env, env.dep.locking_address)
-    books = view(env, "totalLocked") + view(env, "totalPending") + view(env, "rewardPool")
+    books = view(env, "totalLocked") + view(env, "totalPending") + view(env, "totalClaimable")
+    books += view(env, "rewardPool")
     assert held == books
 
 
@@ -68,7 +71,10 @@ def test_deployment_sets_parameters_admin_and_empty_state(l1: L1Env) -> None:
     assert locking.token().call() == l1.dep.token_address
     assert (view(l1, "minLock"), view(l1, "maxLock")) == (MIN_LOCK_WEI, MAX_LOCK_WEI)
     assert view(l1, "withdrawalDelay") == WITHDRAWAL_DELAY_S
+    assert c.get_lock_params(l1.dep).withdrawal_delay_s == WITHDRAWAL_DELAY_S
     assert locking.defaultAdmin().call() == l1.admin.address
+    assert locking.slashSink().call() == l1_deploy.BURN_ADDRESS
+    assert view(l1, "lastBatchNonce") == 0
     assert (view(l1, "eventNonce"), view(l1, "sequencerCount")) == (0, 0)
     assert c.get_all_sequencers(l1.dep) == []
     assert c.get_sequencer(l1.dep, 1).status == SequencerStatus.NONE
@@ -90,6 +96,14 @@ def test_invalid_constructor_token_is_rejected(l1: L1Env) -> None:
         )  # fmt: skip
 
 
+def test_invalid_constructor_slash_sink_is_rejected(l1: L1Env) -> None:
+    with expect_revert(l1, "ZeroAddress"):
+        l1_deploy.deploy_locking(
+            l1.node.w3, l1.admin.private_key, min_lock_wei=1, max_lock_wei=2,
+            withdrawal_delay_s=1, token_address=l1.dep.token_address, slash_sink=ZERO_ADDRESS,
+        )  # fmt: skip
+
+
 def test_token_that_delivers_less_than_the_amount_is_rejected(l1: L1Env) -> None:
     admin, owner = l1.admin, l1.owners[0]
     fee_token, _ = l1_deploy.deploy_contract(l1.node.w3, admin.private_key, "FeeOnTransferToken")
@@ -104,17 +118,28 @@ def test_token_that_delivers_less_than_the_amount_is_rejected(l1: L1Env) -> None
         c.lock(dep, owner.private_key, make_signer(0), make_key(0), 1_000)
 
 
-def test_admin_sets_whitelist_lock_range_and_delay(l1: L1Env) -> None:
+def test_admin_sets_whitelist_and_pause(l1: L1Env) -> None:
     key, outsider = l1.admin.private_key, l1.outsider.address
     c.set_whitelisted(l1.dep, key, outsider, True)
     assert l1.dep.locking.functions.whitelisted(outsider).call() is True
     c.set_whitelisted(l1.dep, key, outsider, False)
     assert l1.dep.locking.functions.whitelisted(outsider).call() is False
-    c.set_lock_range(l1.dep, key, 1, 2)
-    assert (view(l1, "minLock"), view(l1, "maxLock")) == (1, 2)
-    c.set_withdrawal_delay(l1.dep, key, 0)
-    assert view(l1, "withdrawalDelay") == 0
-    assert view(l1, "eventNonce") == 0  # admin changes are not mirrored
+    c.pause(l1.dep, key)
+    with expect_revert(l1, "EnforcedPause"):
+        lock_new(l1, 0)
+    c.unpause(l1.dep, key)
+    lock_new(l1, 0)
+    assert view(l1, "eventNonce") == 1  # admin changes are not mirrored
+
+
+def test_admin_has_no_path_to_tokens_or_parameters(l1: L1Env) -> None:
+    names = {e.get("name") for e in l1.dep.locking.abi}
+    assert not names & {"REWARD_DISTRIBUTOR", "setLockRange", "setWithdrawalDelay"}
+    seq_id = lock_new(l1, 0)
+    with expect_revert(l1, "NotOwner"):
+        c.claim(l1.dep, l1.admin.private_key, seq_id)
+    with expect_revert(l1, "NotOwner"):
+        c.claim_rewards(l1.dep, l1.admin.private_key, seq_id)
 
 
 def test_invalid_admin_calls_are_rejected(l1: L1Env) -> None:
@@ -122,17 +147,9 @@ def test_invalid_admin_calls_are_rejected(l1: L1Env) -> None:
     with expect_revert(l1, "AccessControlUnauthorizedAccount"):
         c.set_whitelisted(l1.dep, stranger, l1.outsider.address, True)
     with expect_revert(l1, "AccessControlUnauthorizedAccount"):
-        c.set_lock_range(l1.dep, stranger, 1, 2)
-    with expect_revert(l1, "AccessControlUnauthorizedAccount"):
-        c.set_withdrawal_delay(l1.dep, stranger, 1)
+        c.pause(l1.dep, stranger)
     with expect_revert(l1, "ZeroAddress"):
         c.set_whitelisted(l1.dep, l1.admin.private_key, ZERO_ADDRESS, True)
-    with expect_revert(l1, "InvalidLockRange"):
-        c.set_lock_range(l1.dep, l1.admin.private_key, 0, 2)
-    with expect_revert(l1, "InvalidLockRange"):
-        c.set_lock_range(l1.dep, l1.admin.private_key, 3, 2)
-    with expect_revert(l1, "WithdrawalDelayTooLong"):
-        c.set_withdrawal_delay(l1.dep, l1.admin.private_key, 365 * 24 * 3600 + 1)
 
 
 # ---------------------------------------------------------------- lock
@@ -321,20 +338,23 @@ def test_initiate_unlock_queues_the_whole_lock(l1: L1Env) -> None:
 # ---------------------------------------------------------------- claim
 
 
-def test_claim_pays_only_after_the_delay(l1: L1Env) -> None:
+def test_claim_pays_only_what_settlement_released(l1: L1Env) -> None:
     owner = l1.owners[0]
     seq_id = lock_new(l1, 0, MIN_LOCK_WEI + 10)
     c.request_withdrawal(l1.dep, owner.private_key, seq_id, 10)
+    l1.node.increase_time(WITHDRAWAL_DELAY_S + 1)
+    # Verify time alone releases nothing
     with expect_revert(l1, "NothingToClaim"):
         c.claim(l1.dep, owner.private_key, seq_id)
-    l1.node.increase_time(WITHDRAWAL_DELAY_S)
-    assert view(l1, "claimable", seq_id) == 10
+    settle_items(l1, releases=[Release(seq_id, 10)])
+    assert c.get_claimable(l1.dep, seq_id) == 10
     before = balance_of(l1, owner.address)
     receipt = c.claim(l1.dep, owner.private_key, seq_id)
     assert balance_of(l1, owner.address) == before + 10
     assert c.get_pending_withdrawals(l1.dep, seq_id) == []
     (log,) = c.get_locking_logs(l1.dep, receipt["blockNumber"], receipt["blockNumber"])
-    assert (log.name, log.args["to"], log.args["amount"]) == ("Released", owner.address, 10)
+    assert (log.name, log.nonce) == ("Released", 3)
+    assert (log.args["to"], log.args["amount"]) == (owner.address, 10)
     assert c.get_sequencer(l1.dep, seq_id).status == SequencerStatus.ACTIVE
     with expect_revert(l1, "NothingToClaim"):
         c.claim(l1.dep, owner.private_key, seq_id)
@@ -342,11 +362,12 @@ def test_claim_pays_only_after_the_delay(l1: L1Env) -> None:
 
 
 def test_claim_after_full_unlock_exits_the_sequencer(l1: L1Env) -> None:
-    owner = l1.owners[0]
+    owner, other = l1.owners[0], lock_new(l1, 1)
     seq_id = lock_new(l1, 0, MIN_LOCK_WEI + 10)
     c.request_withdrawal(l1.dep, owner.private_key, seq_id, 10)
     c.initiate_unlock(l1.dep, owner.private_key, seq_id)
-    l1.node.increase_time(WITHDRAWAL_DELAY_S)
+    settle_items(l1, releases=[Release(seq_id, MIN_LOCK_WEI + 10)])
+    assert other == 1
     c.claim(l1.dep, owner.private_key, seq_id)
     assert balance_of(l1, owner.address) == OWNER_BALANCE_WEI
     assert c.get_sequencer(l1.dep, seq_id).status == SequencerStatus.EXITED
@@ -354,24 +375,21 @@ def test_claim_after_full_unlock_exits_the_sequencer(l1: L1Env) -> None:
     with expect_revert(l1, "OwnerHasSequencer"):
         c.lock(l1.dep, owner.private_key, make_signer(8), make_key(8), MIN_LOCK_WEI)
     with expect_revert(l1, "KeyInUse"):
-        c.lock(l1.dep, l1.owners[1].private_key, make_signer(8), make_key(0), MIN_LOCK_WEI)
+        c.lock(l1.dep, l1.owners[2].private_key, make_signer(8), make_key(0), MIN_LOCK_WEI)
     assert_books_balance(l1)
 
 
-def test_shortened_delay_never_releases_before_an_earlier_request(l1: L1Env) -> None:
+def test_release_takes_the_oldest_withdrawals_first(l1: L1Env) -> None:
     owner = l1.owners[0]
     seq_id = lock_new(l1, 0, MIN_LOCK_WEI + 10)
     c.request_withdrawal(l1.dep, owner.private_key, seq_id, 4)
-    c.set_withdrawal_delay(l1.dep, l1.admin.private_key, 0)
     c.request_withdrawal(l1.dep, owner.private_key, seq_id, 6)
-    first, second = c.get_pending_withdrawals(l1.dep, seq_id)
-    assert second.releasable_at_s == first.releasable_at_s
-    with expect_revert(l1, "NothingToClaim"):
-        c.claim(l1.dep, owner.private_key, seq_id)
-    l1.node.increase_time(WITHDRAWAL_DELAY_S)
+    settle_items(l1, releases=[Release(seq_id, 5)])
+    assert [p.amount_wei for p in c.get_pending_withdrawals(l1.dep, seq_id)] == [5]
     receipt = c.claim(l1.dep, owner.private_key, seq_id)
     (log,) = c.get_locking_logs(l1.dep, receipt["blockNumber"], receipt["blockNumber"])
-    assert log.args["amount"] == 10
+    assert log.args["amount"] == 5
+    assert_books_balance(l1)
 
 
 def test_invalid_claims_are_rejected(l1: L1Env) -> None:
@@ -385,37 +403,34 @@ def test_invalid_claims_are_rejected(l1: L1Env) -> None:
 # ---------------------------------------------------------------- rewards
 
 
-def test_rewards_are_funded_by_anyone_and_paid_by_the_distributor(l1: L1Env) -> None:
+def test_rewards_are_funded_by_anyone_and_paid_only_after_settlement(l1: L1Env) -> None:
+    owner = l1.owners[0]
     seq_id = lock_new(l1, 0)
     c.fund_rewards(l1.dep, l1.outsider.private_key, 50)
     assert view(l1, "rewardPool") == 50
-    payee = l1.owners[2].address
-    before = balance_of(l1, payee)
-    receipt = c.claim_rewards(l1.dep, l1.distributor.private_key, seq_id, payee, 30)
-    assert balance_of(l1, payee) == before + 30 and view(l1, "rewardPool") == 20
+    with expect_revert(l1, "NothingToClaim"):
+        c.claim_rewards(l1.dep, owner.private_key, seq_id)
+    settle_items(l1, rewards=[Reward(seq_id, 30)])
+    before = balance_of(l1, owner.address)
+    receipt = c.claim_rewards(l1.dep, owner.private_key, seq_id)
+    assert balance_of(l1, owner.address) == before + 30 and view(l1, "rewardPool") == 20
     (log,) = c.get_locking_logs(l1.dep, receipt["blockNumber"], receipt["blockNumber"])
     assert (log.name, log.nonce, log.sequencer_id) == ("RewardsClaimed", 2, seq_id)
-    assert (log.args["to"], log.args["amount"]) == (payee, 30)
+    assert (log.args["to"], log.args["amount"]) == (owner.address, 30)
+    assert c.get_rewards_owed(l1.dep, seq_id) == 0
     assert_books_balance(l1)
 
 
 def test_invalid_reward_calls_are_rejected(l1: L1Env) -> None:
     seq_id = lock_new(l1, 0)
-    c.fund_rewards(l1.dep, l1.outsider.private_key, 50)
-    payee, distributor = l1.owners[2].address, l1.distributor.private_key
     with expect_revert(l1, "ZeroAmount"):
         c.fund_rewards(l1.dep, l1.outsider.private_key, 0)
-    with expect_revert(l1, "AccessControlUnauthorizedAccount"):
-        c.claim_rewards(l1.dep, l1.admin.private_key, seq_id, payee, 1)
     with expect_revert(l1, "UnknownSequencer"):
-        c.claim_rewards(l1.dep, distributor, 99, payee, 1)
-    with expect_revert(l1, "ZeroAddress"):
-        c.claim_rewards(l1.dep, distributor, seq_id, ZERO_ADDRESS, 1)
-    with expect_revert(l1, "ZeroAmount"):
-        c.claim_rewards(l1.dep, distributor, seq_id, payee, 0)
-    with expect_revert(l1, "InsufficientRewardPool"):
-        c.claim_rewards(l1.dep, distributor, seq_id, payee, 51)
-    assert view(l1, "rewardPool") == 50
+        c.claim_rewards(l1.dep, l1.owners[0].private_key, 99)
+    with expect_revert(l1, "NotOwner"):
+        c.claim_rewards(l1.dep, l1.owners[1].private_key, seq_id)
+    with expect_revert(l1, "NothingToClaim"):
+        c.claim_rewards(l1.dep, l1.owners[0].private_key, seq_id)
 
 
 # ---------------------------------------------------------------- nonces and views
@@ -430,9 +445,10 @@ def test_event_nonce_increases_by_one_across_every_event(l1: L1Env) -> None:
     c.change_signer(l1.dep, key, seq_id, make_signer(5))
     c.request_withdrawal(l1.dep, key, seq_id, 7)
     c.fund_rewards(l1.dep, l1.outsider.private_key, 9)  # no nonce
-    c.claim_rewards(l1.dep, l1.distributor.private_key, other_id, l1.outsider.address, 9)
+    settle_items(l1, rewards=[Reward(other_id, 9)])  # settlement events carry no nonce
+    c.claim_rewards(l1.dep, other, other_id)
     c.initiate_unlock(l1.dep, other, other_id)
-    l1.node.increase_time(WITHDRAWAL_DELAY_S)
+    settle_items(l1, releases=[Release(seq_id, 7), Release(other_id, MIN_LOCK_WEI)])
     c.claim(l1.dep, key, seq_id)
     c.claim(l1.dep, other, other_id)
     logs = c.get_locking_logs(l1.dep, start, l1.node.w3.eth.block_number)
