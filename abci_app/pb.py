@@ -14,6 +14,7 @@ if str(_GEN) not in sys.path:
     sys.path.insert(0, str(_GEN))
 
 from seqset.v1 import events_pb2 as events  # noqa: E402
+from seqset.v1 import l2_pb2 as l2  # noqa: E402
 from seqset.v1 import relay_pb2 as relay  # noqa: E402
 from seqset.v1 import sidecar_pb2 as sidecar  # noqa: E402
 from tendermint.abci import types_pb2 as abci  # noqa: E402
@@ -33,6 +34,7 @@ __all__ = [
     "crypto_proof",
     "events",
     "params",
+    "l2",
     "relay",
     "sidecar",
     "types",
