@@ -3,4 +3,6 @@
 APP_NAME = "seqset"
 __version__ = "0.1.0"
 # Bumped whenever a change alters state transitions or the app hash.
-APP_PROTOCOL_VERSION = 2
+# 3: attested L2 headers replace L2Progress, seeds come from attested L1 randomness
+# (lookahead 2), and missed production is a producer fault (issue 13).
+APP_PROTOCOL_VERSION = 3

@@ -138,25 +138,14 @@ class NotActiveError(AppError):
     code = 24
 
 
-# --- L2 progress and rotation (30-39) -----------------------------------------------
-
-
-class StaleL2ProgressError(AppError):
-    """The reported L2 height is not above the last reported height."""
-
-    code = 30
-
-
-class L2ProgressBeyondEpochError(AppError):
-    """The reported L2 height lies past the end of the current epoch."""
-
-    code = 31
-
-
-class NotScheduledProducerError(AppError):
-    """The sequencer is not the scheduled producer of these L2 blocks."""
-
-    code = 32
+# --- 30-39: reserved ---------------------------------------------------------------
+# 30-32 were the L2Progress tx's errors (StaleL2ProgressError, L2ProgressBeyondEpochError,
+# NotScheduledProducerError). The tx went away in issue 13 (the chain learns the L2
+# head only from attested headers); old blocks' results carry these codes, so they are
+# never reused.
+RESERVED_CODES: dict[int, str] = {
+    30: "StaleL2ProgressError", 31: "L2ProgressBeyondEpochError",
+    32: "NotScheduledProducerError"}
 
 
 # --- attested L1 events (40-59) -------------------------------------------------------
@@ -272,6 +261,8 @@ def _collect_codes() -> dict[int, tuple[str, str]]:
         cls = pending.pop()
         if cls.code in table:
             raise RuntimeError(f"duplicate error code {cls.code}: {cls.__name__}")
+        if cls.code in RESERVED_CODES:
+            raise RuntimeError(f"reserved error code {cls.code}: {cls.__name__}")
         table[cls.code] = (cls.__name__, cls.describe())
         pending.extend(cls.__subclasses__())
     return dict(sorted(table.items()))

@@ -1,4 +1,5 @@
-"""Bench the state machine: schedule computation by sequencer count, and a 1,000-tx block.
+"""Bench the state machine: schedule computation by sequencer count, a 1,000-tx block,
+and a block of attested L2 headers.
 
 Run: .venv/bin/python bench/bench_chain.py
 Times are wall-clock on this machine (best of several runs), for information only.
@@ -13,15 +14,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from abci_app import chain  # noqa: E402
+from abci_app import chain, pb  # noqa: E402
 from abci_app.chain import txsign  # noqa: E402
 from abci_app.chain.messages import state  # noqa: E402
 from abci_app.chain.messages import tx as tx_pb  # noqa: E402
 from abci_app.chain.params import Params  # noqa: E402
 from abci_app.chain.schedule import (  # noqa: E402
-    compute_epoch_seed,
+    compute_fallback_seed,
     compute_producer,
-    get_current_producer,
+    compute_producer_at,
     get_epoch_schedule,
 )
 from abci_app.chain.validators import compute_validator_set  # noqa: E402
@@ -55,7 +56,7 @@ def bench_schedule() -> None:
     for n in (10, 100, 1_000, 10_000):
         sequencers = make_sequencers(n)
         params = Params(max_validators=n)
-        seed = compute_epoch_seed(b"\x01" * 32, 7)
+        seed = compute_fallback_seed(b"\x01" * 32, 7)
 
         def run(seqs: list[state.Sequencer] = sequencers, p: Params = params,
                 s: bytes = seed) -> int:
@@ -67,24 +68,28 @@ def bench_schedule() -> None:
         print(f"  {n:>6} sequencers: {seconds * 1e3:9.3f} ms   ({ratio:7.1f}x the 10 case)")
 
 
+def make_block(height: int, txs: list[bytes],
+               l2_headers: list[pb.l2.L2Header] | None = None) -> chain.BlockInput:
+    return chain.BlockInput(height=height, time_ns=GENESIS_NS + height * 10**9,
+                            chain_id=CHAIN_ID, proposer_address=b"", last_app_hash=b"",
+                            decided_last_commit=[], misbehavior=[], l1_events=[], txs=txs,
+                            l2_headers=l2_headers or [])
+
+
 def bench_finalize_block(n_txs: int = 1_000) -> None:
-    signer_keys = [hashlib.sha256(b"s%d" % i).digest() for i in range(1, 5)]
+    """n_txs valid Unjail txs, each from its own jailed sequencer (time served)."""
+    signer_keys = [hashlib.sha256(b"s%d" % i).digest() for i in range(n_txs + 1)]
     sequencers = [{"id": i + 1, "owner": "0x" + "11" * 20,
                    "signer": txsign.compute_signer_address(key),
                    "consensus_pubkey": hashlib.sha256(b"c%d" % i).digest(),
-                   "locked_wei": 10 * ETH} for i, key in enumerate(signer_keys)]
-    app_state = json.dumps(chain.make_genesis_app_state(
-        sequencers, {"epoch_length": 2 * n_txs})).encode()
+                   "locked_wei": 10 * ETH, "status": "active" if i == 0 else "jailed"}
+                  for i, key in enumerate(signer_keys)]
+    app_state = json.dumps(chain.make_genesis_app_state(sequencers)).encode()
     kv = MemoryKV()
     chain.init_chain(kv, app_state, CHAIN_ID, GENESIS_NS, 1)
-    producer = get_current_producer(get_epoch_schedule(kv, 0))
-    key = signer_keys[producer - 1]
-    txs = [txsign.sign_tx(tx_pb.TxBody(chain_id=CHAIN_ID, nonce=i, l2_progress=tx_pb.L2Progress(
-        sequencer_id=producer, l2_height=i + 1, l2_block_hash=hashlib.sha256(b"%d" % i).digest())),
-        key) for i in range(n_txs)]
-    block = chain.BlockInput(height=1, time_ns=GENESIS_NS + 10**9, chain_id=CHAIN_ID,
-                             proposer_address=b"", last_app_hash=b"", decided_last_commit=[],
-                             misbehavior=[], l1_events=[], txs=txs)
+    txs = [txsign.sign_tx(tx_pb.TxBody(chain_id=CHAIN_ID, nonce=0, unjail=tx_pb.Unjail(
+        sequencer_id=i + 2)), signer_keys[i + 1]) for i in range(n_txs)]
+    block = make_block(1, txs)
     for label, warm in (("cold signature cache", False), ("after CheckTx (warm cache)", True)):
         txsign.clear_signature_cache()
         if warm:
@@ -95,10 +100,37 @@ def bench_finalize_block(n_txs: int = 1_000) -> None:
         outcome = chain.finalize_block(fresh, block)
         seconds = time.perf_counter() - start
         assert all(r.code == 0 for r in outcome.tx_results), "every bench tx must be valid"
-        print(f"finalize_block, {n_txs} signed L2Progress txs, {label}: {seconds * 1e3:8.1f} ms "
+        print(f"finalize_block, {n_txs} signed Unjail txs, {label}: {seconds * 1e3:8.1f} ms "
               f"({seconds / n_txs * 1e6:6.1f} us/tx)")
+
+
+def bench_l2_headers(n_sequencers: int = 100, n_headers: int = 64) -> None:
+    """One block carrying a full extension's worth of attested L2 headers."""
+    sequencers = [{"id": i + 1, "owner": "0x" + "11" * 20, "signer": "0x%040x" % (i + 1),
+                   "consensus_pubkey": hashlib.sha256(b"c%d" % i).digest(),
+                   "locked_wei": 10 * ETH} for i in range(n_sequencers)]
+    genesis_hash = hashlib.sha256(b"l2-genesis").digest()
+    app_state = json.dumps(chain.make_genesis_app_state(sequencers, {
+        "l2_chain_id": 901, "l2_genesis_hash": "0x" + genesis_hash.hex(),
+        "epoch_length": 10 * n_headers})).encode()
+    kv = MemoryKV()
+    chain.init_chain(kv, app_state, CHAIN_ID, GENESIS_NS, 1)
+    schedule = get_epoch_schedule(kv, 0)
+    assert schedule is not None
+    producer = (compute_producer_at(schedule, 1)).to_bytes(20, "big")
+    headers, parent = [], genesis_hash
+    for height in range(1, n_headers + 1):
+        block_hash = hashlib.sha256(b"l2-%d" % height).digest()
+        headers.append(pb.l2.L2Header(height=height, hash=block_hash, parent_hash=parent,
+                                      producer=producer))
+        parent = block_hash
+    block = make_block(1, [], headers)
+    seconds = best_of(5, lambda: chain.finalize_block(MemoryKV(kv.items()), block))
+    print(f"finalize_block, {n_headers} attested L2 headers, {n_sequencers} sequencers: "
+          f"{seconds * 1e3:8.1f} ms ({seconds / n_headers * 1e6:6.1f} us/header)")
 
 
 if __name__ == "__main__":
     bench_schedule()
     bench_finalize_block()
+    bench_l2_headers()

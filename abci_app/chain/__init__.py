@@ -16,8 +16,10 @@ big-endian. Error codes: abci_app.errors.ERROR_CODES.
 
 from abci_app.chain.block import finalize_block
 from abci_app.chain.genesis import export_genesis, init_chain, make_genesis_app_state
+from abci_app.chain.l2 import get_attested_l1_height, get_l2_head
 from abci_app.chain.params import Params
 from abci_app.chain.query import QUERY_ROUTES, decode_query_value, query
+from abci_app.chain.seeds import get_seed_request
 from abci_app.chain.state import get_last_applied_l1_nonce, get_params
 from abci_app.chain.txs import check_tx
 from abci_app.chain.types import (
@@ -49,8 +51,11 @@ __all__ = [
     "check_tx",
     "export_genesis",
     "finalize_block",
+    "get_attested_l1_height",
+    "get_l2_head",
     "get_last_applied_l1_nonce",
     "get_params",
+    "get_seed_request",
     "get_validator_set",
     "init_chain",
     "make_genesis_app_state",

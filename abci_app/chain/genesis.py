@@ -4,9 +4,11 @@ Shape (JSON):
   {"params": {...every Params field, missing ones take the defaults...},
    "sequencers": [{"id": 1, "owner": "0x..", "signer": "0x..",
                    "consensus_pubkey": "<base64 ed25519>", "locked_wei": "1000.."}],
-   "last_l1_nonce": 0}
+   "last_l1_nonce": 0,
+   "l1_confirmed_height": 0}   (optional: names the L1 block that seeds epoch 2)
 An exported genesis adds per-sequencer status fields (status, jailed_until_ns,
-missed_productions, rewards_accrued_wei, rewards_claimed_wei, created_height)
+missed_productions, rewards_accrued_wei, rewards_claimed_wei, created_height,
+out_of_turn_blocks, producer_jailed_until_ns)
 and "state": the rest of the chain's records as protobuf JSON (ExportedState),
 restored verbatim so the restarted chain has the same app hash.
 """
@@ -26,7 +28,7 @@ from abci_app.chain.params import (
     compute_params_from_json,
     compute_params_json,
 )
-from abci_app.chain.schedule import init_schedule
+from abci_app.chain.seeds import init_schedule
 from abci_app.chain.state import (
     STATUS_NAMES,
     format_wei,
@@ -59,9 +61,10 @@ from abci_app.valset import compute_consensus_address
 
 _SEQUENCER_REQUIRED = ("id", "owner", "signer", "consensus_pubkey", "locked_wei")
 _SEQUENCER_OPTIONAL = ("status", "jailed_until_ns", "missed_productions",
-                       "rewards_accrued_wei", "rewards_claimed_wei", "created_height")
+                       "rewards_accrued_wei", "rewards_claimed_wei", "created_height",
+                       "out_of_turn_blocks", "producer_jailed_until_ns")
 _STATUS_BY_NAME = {name: value for value, name in STATUS_NAMES.items()}
-_TOP_LEVEL = ("params", "sequencers", "last_l1_nonce", "state")
+_TOP_LEVEL = ("params", "sequencers", "last_l1_nonce", "l1_confirmed_height", "state")
 
 
 def _int_field(doc: Mapping[str, object], key: str, where: str, default: int = 0) -> int:
@@ -129,6 +132,8 @@ def compute_genesis_sequencer(doc: object, where: str) -> state.Sequencer:
         rewards_accrued_wei=format_wei(_wei_field(doc, "rewards_accrued_wei", where)),
         rewards_claimed_wei=format_wei(_wei_field(doc, "rewards_claimed_wei", where)),
         created_height=_int_field(doc, "created_height", where),
+        out_of_turn_blocks=_int_field(doc, "out_of_turn_blocks", where),
+        producer_jailed_until_ns=_int_field(doc, "producer_jailed_until_ns", where),
     )
 
 
@@ -143,6 +148,8 @@ def compute_sequencer_json(seq: state.Sequencer) -> dict[str, int | str]:
         "rewards_accrued_wei": seq.rewards_accrued_wei or "0",
         "rewards_claimed_wei": seq.rewards_claimed_wei or "0",
         "created_height": int(seq.created_height),
+        "out_of_turn_blocks": int(seq.out_of_turn_blocks),
+        "producer_jailed_until_ns": int(seq.producer_jailed_until_ns),
     }
 
 
@@ -170,8 +177,9 @@ def _parse_sequencers(doc: object, params: Params, restoring: bool) -> list[stat
 
 def compute_app_state(
     app_state_json: bytes,
-) -> tuple[Params, list[state.Sequencer], int, genesis_pb.ExportedState | None]:
-    """Parse and validate without touching state: (params, sequencers, last nonce, state)."""
+) -> tuple[Params, list[state.Sequencer], int, genesis_pb.ExportedState | None, int]:
+    """Parse and validate without touching state:
+    (params, sequencers, last nonce, state, L1 confirmed height)."""
     try:
         doc = json.loads(app_state_json or b"{}")
     except (ValueError, UnicodeDecodeError) as exc:
@@ -192,11 +200,13 @@ def compute_app_state(
             raise GenesisError(f"app_state.state: {first_line}") from None
     sequencers = _parse_sequencers(doc.get("sequencers", []), params, exported is not None)
     last_nonce = _int_field(doc, "last_l1_nonce", "app_state")
-    return params, sequencers, last_nonce, exported
+    l1_height = _int_field(doc, "l1_confirmed_height", "app_state")
+    return params, sequencers, last_nonce, exported, l1_height
 
 
 def make_genesis_app_state(
-    sequencers: Sequence[Mapping[str, object]], params: Mapping[str, object] | None = None
+    sequencers: Sequence[Mapping[str, object]], params: Mapping[str, object] | None = None,
+    l1_confirmed_height: int = 0,
 ) -> dict[str, object]:
     """A fresh app_state; bytes values (owner, signer, consensus_pubkey) are encoded for you."""
     entries = []
@@ -210,8 +220,11 @@ def make_genesis_app_state(
         if isinstance(item.get("locked_wei"), int):
             item["locked_wei"] = str(item["locked_wei"])
         entries.append(item)
-    doc = {"params": compute_params_json(compute_params_from_json(params or {})),
-           "sequencers": entries, "last_l1_nonce": 0}
+    doc: dict[str, object] = {
+        "params": compute_params_json(compute_params_from_json(params or {})),
+        "sequencers": entries, "last_l1_nonce": 0}
+    if l1_confirmed_height:
+        doc["l1_confirmed_height"] = l1_confirmed_height
     compute_app_state(json.dumps(doc).encode())  # fail early, with the same messages
     return doc
 
@@ -239,7 +252,7 @@ def _restore(kv: KVStore, exported: genesis_pb.ExportedState, chain_id: str) -> 
 
 
 def _derive(kv: KVStore, sequencers: list[state.Sequencer], params: Params, chain_id: str,
-            genesis_time_ns: int, initial_height: int, last_nonce: int) -> None:
+            genesis_time_ns: int, initial_height: int, last_nonce: int, l1_height: int) -> None:
     total = sum(get_locked(s) for s in sequencers)
     totals = {"total_locked_ever_wei": total, "total_locked_wei": total}
     put_totals(kv, {name: totals.get(name, 0) for name in (
@@ -256,13 +269,17 @@ def _derive(kv: KVStore, sequencers: list[state.Sequencer], params: Params, chai
                            f"power_reduction {params.power_reduction}; the validator set "
                            "would be empty")
     put_validator_set(kv, initial_height, valset)
-    init_schedule(kv, chain_id, params)
+    init_schedule(kv, chain_id, params, l1_height)
 
 
-def _check_restored(kv: KVStore, sequencers: list[state.Sequencer], last_nonce: int) -> None:
-    """An exported state must agree with itself: nonce, and stake conservation."""
-    if int(get_chain_state(kv).last_l1_nonce) != last_nonce:
+def _check_restored(kv: KVStore, sequencers: list[state.Sequencer], last_nonce: int,
+                    l1_height: int) -> None:
+    """An exported state must agree with itself: nonce, L1 height, stake conservation."""
+    chain = get_chain_state(kv)
+    if int(chain.last_l1_nonce) != last_nonce:
         raise GenesisError("app_state.last_l1_nonce: disagrees with app_state.state.chain")
+    if int(chain.l1_confirmed_height) != l1_height:
+        raise GenesisError("app_state.l1_confirmed_height: disagrees with app_state.state.chain")
     totals = get_totals(kv)
     locked = sum(get_locked(s) for s in sequencers)
     pending = sum(get_withdrawal_amount(w) for w in get_withdrawals(kv))
@@ -277,17 +294,17 @@ def _check_restored(kv: KVStore, sequencers: list[state.Sequencer], last_nonce: 
 def init_chain(kv: KVStore, app_state_json: bytes, chain_id: str, genesis_time_ns: int,
                initial_height: int) -> list[ValidatorUpdate]:
     """Write the genesis state; return the full initial validator set (never empty)."""
-    params, sequencers, last_nonce, exported = compute_app_state(app_state_json)
+    params, sequencers, last_nonce, exported, l1_height = compute_app_state(app_state_json)
     put_params(kv, params)
     for seq in sequencers:
         put_sequencer(kv, seq)
         put_consensus_index(kv, compute_consensus_address(bytes(seq.consensus_pubkey)), seq.id)
     if exported is None:
         _derive(kv, sequencers, params, chain_id, genesis_time_ns, max(initial_height, 1),
-                last_nonce)
+                last_nonce, l1_height)
     else:
         _restore(kv, exported, chain_id)
-        _check_restored(kv, sequencers, last_nonce)
+        _check_restored(kv, sequencers, last_nonce, l1_height)
     valset = get_latest_validator_set(kv)
     if not valset:
         raise GenesisError("app_state.state.validator_sets: the validator set is empty")
@@ -321,5 +338,6 @@ def export_genesis(kv: KVStore, chain_id: str) -> dict[str, object]:
         "params": compute_params_json(get_params(kv)),
         "sequencers": [compute_sequencer_json(s) for s in get_sequencers(kv)],
         "last_l1_nonce": int(chain.last_l1_nonce),
+        "l1_confirmed_height": int(chain.l1_confirmed_height),
         "state": json_format.MessageToDict(exported, preserving_proto_field_name=True),
     }

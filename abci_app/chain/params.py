@@ -8,6 +8,7 @@ because they exceed JSON's safe integer range.
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from abci_app.chain.messages import state
 from abci_app.errors import ParamsError
@@ -30,6 +31,8 @@ COMETBFT_MAX_BLOCK_BYTES = 104_857_600
 # (tests/unit/test_protocol_constants.py measures it), so 256 leaves margin.
 RELAY_VOTE_OVERHEAD_BYTES = 256
 _STRING_FIELDS = ("power_reduction", "min_lock_wei", "reward_per_l2_block_wei")
+_BYTES_FIELDS = ("l2_genesis_hash",)
+L2_HASH_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,6 @@ class Params:
     downtime_jail_s: int = 600
     downtime_slash_bps: int = 100
     double_sign_slash_bps: int = 500
-    max_missed_productions: int = 3
-    missed_production_jail_s: int = 600
     withdrawal_delay_s: int = 86_400
     reward_per_l2_block_wei: int = 10**15
     max_tx_bytes: int = 16_384
@@ -54,6 +55,16 @@ class Params:
     max_events_per_extension: int = 64
     max_extension_bytes: int = 16 * 1024
     max_attested_tx_bytes: int = 4 * 1024 * 1024
+    # The L2 under the schedule. l2_chain_id 0: no L2 registered, a plain validator set.
+    l2_chain_id: int = 0
+    l2_genesis_hash: bytes = b""  # 32 bytes when an L2 is registered; 0x-hex in JSON
+    l2_block_interval_ms: int = 1_000
+    max_l2_headers_per_extension: int = 64
+    producer_fault_slash_bps: int = 10  # a missed production: slash, then out of the rotation
+    producer_jail_s: int = 600
+    # Must exceed the sidecars' L1 confirmation depth, so that the L1 block a
+    # seed is drawn from is not yet mined when its epoch's candidates are fixed.
+    seed_l1_delay_blocks: int = 16
 
 
 # (low, high) inclusive bounds per parameter.
@@ -68,8 +79,6 @@ _BOUNDS: dict[str, tuple[int, int]] = {
     "downtime_jail_s": (0, MAX_DURATION_S),
     "downtime_slash_bps": (0, BPS_DENOMINATOR),
     "double_sign_slash_bps": (0, BPS_DENOMINATOR),
-    "max_missed_productions": (1, 2**31),
-    "missed_production_jail_s": (0, MAX_DURATION_S),
     "withdrawal_delay_s": (0, MAX_DURATION_S),
     "reward_per_l2_block_wei": (0, 10**40),
     "max_tx_bytes": (256, 1 << 20),
@@ -78,6 +87,12 @@ _BOUNDS: dict[str, tuple[int, int]] = {
     "max_extension_bytes": (256, COMETBFT_MAX_VOTE_EXTENSION_BYTES),
     # Half a block at most, so user txs still fit beside it.
     "max_attested_tx_bytes": (512, COMETBFT_MAX_BLOCK_BYTES // 2),
+    "l2_chain_id": (0, 2**64 - 1),
+    "l2_block_interval_ms": (50, 600_000),
+    "max_l2_headers_per_extension": (1, 10_000),
+    "producer_fault_slash_bps": (0, BPS_DENOMINATOR),
+    "producer_jail_s": (0, MAX_DURATION_S),
+    "seed_l1_delay_blocks": (1, 10_000),
 }
 
 
@@ -131,16 +146,52 @@ def compute_params_from_json(doc: object) -> Params:
     for key in sorted(doc):
         if key not in names:
             raise ParamsError(f"app_state.params.{key}: unknown parameter")
-    defaults = asdict(Params())
-    values = {n: compute_param_int(n, doc.get(n, defaults[n])) for n in names}
-    validate_relay_room(values["max_extension_bytes"], values["max_attested_tx_bytes"])
-    return Params(**values)
+    defaults = compute_params_json(Params())
+    values: dict[str, Any] = {  # Any: as in compute_params_from_proto
+        n: compute_param_int(n, doc.get(n, defaults[n])) for n in names if n not in _BYTES_FIELDS}
+    values["l2_genesis_hash"] = compute_hex_param(
+        "l2_genesis_hash", doc.get("l2_genesis_hash", ""))
+    params = Params(**values)
+    validate_params(params)
+    return params
+
+
+def compute_hex_param(name: str, raw: object) -> bytes:
+    """"" or a 0x-prefixed hex string."""
+    if not isinstance(raw, str):
+        raise ParamsError(f"app_state.params.{name}: expected a 0x-hex string")
+    if raw == "":
+        return b""
+    if not raw.startswith("0x"):
+        raise ParamsError(f"app_state.params.{name}: {raw!r} lacks the 0x prefix")
+    try:
+        return bytes.fromhex(raw[2:])
+    except ValueError:
+        raise ParamsError(f"app_state.params.{name}: {raw!r} is not hex") from None
+
+
+def validate_params(params: Params) -> None:
+    """The checks across parameters."""
+    validate_relay_room(params.max_extension_bytes, params.max_attested_tx_bytes)
+    if params.l2_chain_id == 0:
+        if params.l2_genesis_hash:
+            raise ParamsError("app_state.params.l2_genesis_hash: set without l2_chain_id")
+    elif len(params.l2_genesis_hash) != L2_HASH_BYTES:
+        raise ParamsError(f"app_state.params.l2_genesis_hash: expected {L2_HASH_BYTES} bytes "
+                          f"when l2_chain_id is set, got {len(params.l2_genesis_hash)}")
+
+
+def is_l2_registered(params: Params) -> bool:
+    return params.l2_chain_id != 0
 
 
 def compute_params_json(params: Params) -> dict[str, int | str]:
     out: dict[str, int | str] = {}
     for name, value in asdict(params).items():
-        out[name] = str(value) if name in _STRING_FIELDS else int(value)
+        if name in _BYTES_FIELDS:
+            out[name] = "0x" + value.hex() if value else ""
+        else:
+            out[name] = str(value) if name in _STRING_FIELDS else int(value)
     return out
 
 
@@ -152,7 +203,10 @@ def compute_params_proto(params: Params) -> state.Params:
 
 
 def compute_params_from_proto(msg: state.Params) -> Params:
-    values = {f.name: int(getattr(msg, f.name)) for f in fields(Params)}
+    # Any: the fields are ints but for the bytes ones, which one dict type cannot say.
+    values: dict[str, Any] = {
+        f.name: bytes(getattr(msg, f.name)) if f.name in _BYTES_FIELDS
+        else int(getattr(msg, f.name)) for f in fields(Params)}
     return Params(**values)
 
 

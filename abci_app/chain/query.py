@@ -24,10 +24,18 @@ from typing import Any, TypeVar
 from google.protobuf.message import DecodeError, Message
 
 from abci_app.chain import keys
+from abci_app.chain.l2 import get_l2_head
 from abci_app.chain.messages import query as query_pb
 from abci_app.chain.messages import state
 from abci_app.chain.params import compute_params_proto
-from abci_app.chain.schedule import get_current_producer, get_epoch_schedule, get_sequencer_at
+from abci_app.chain.schedule import (
+    NO_PRODUCER,
+    compute_epoch_of,
+    compute_producer_at,
+    get_current_producer,
+    get_epoch_schedule,
+    get_sequencer_at,
+)
 from abci_app.chain.state import (
     get_account_nonce,
     get_chain_state,
@@ -202,6 +210,33 @@ def get_totals_answer(kv: KVStore, request: query_pb.QueryTotalsRequest) -> Answ
     return query_pb.QueryTotalsResponse(totals=totals), keys.TOTALS
 
 
+def get_scheduled_producer(kv: KVStore, l2_height: int, epoch_length: int) -> int:
+    """The producer of `l2_height` if its epoch is seeded, else NO_PRODUCER."""
+    schedule = get_epoch_schedule(kv, compute_epoch_of(l2_height, epoch_length))
+    if schedule is None or not schedule.seed:
+        return NO_PRODUCER
+    return compute_producer_at(schedule, l2_height)
+
+
+def get_l2_head_answer(kv: KVStore, request: query_pb.QueryL2HeadRequest) -> Answer:
+    head = get_l2_head(kv)
+    if head is None:
+        raise QueryNotFoundError("no L2 is registered (params.l2_chain_id is 0)")
+    params = get_params(kv)
+    chain = get_chain_state(kv)
+    schedule = get_epoch_schedule(kv, chain.current_epoch) or state.EpochSchedule()
+    producer = get_current_producer(schedule)
+    seq = get_sequencer(kv, producer) if producer != NO_PRODUCER else None
+    return query_pb.QueryL2HeadResponse(
+        height=head[0], hash=head[1], epoch=chain.current_epoch, producer_id=producer,
+        producer_signer=bytes(seq.signer) if seq is not None else b"",
+        next_producer_id=get_scheduled_producer(kv, head[0] + 1, params.epoch_length),
+        next_epoch_producer_id=get_scheduled_producer(
+            kv, schedule.last_l2_height + 1, params.epoch_length),
+        last_progress_time_ns=chain.last_progress_time_ns, l2_chain_id=params.l2_chain_id,
+    ), b""
+
+
 # --- the table -------------------------------------------------------------------------------
 
 
@@ -262,6 +297,8 @@ QUERY_ROUTES: tuple[QueryRoute, ...] = (
                query_pb.QueryL1NoopsResponse, get_l1_noops_answer),
     QueryRoute("totals", "Totals", query_pb.QueryTotalsRequest,
                query_pb.QueryTotalsResponse, get_totals_answer),
+    QueryRoute("l2/head", "L2Head", query_pb.QueryL2HeadRequest,
+               query_pb.QueryL2HeadResponse, get_l2_head_answer),
 )
 
 ROUTES_BY_PATH: dict[str, QueryRoute] = {r.path: r for r in QUERY_ROUTES}

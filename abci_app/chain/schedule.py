@@ -1,40 +1,70 @@
 """Rotation: which sequencer produces which L2 blocks, and rewards for producing them.
 
 Epoch e covers L2 heights [e * epoch_length + 1, (e + 1) * epoch_length]
-(L2 height 0 is the L2 genesis). The state holds the schedule of the current
-epoch and the next one (lookahead), plus a bounded history for queries.
+(L2 height 0 is the L2 genesis). The state holds the schedules of the current
+epoch, the next one and the one after (lookahead 2), plus a bounded history.
 
-Producer selection (compute_producer), O(n log n) in the number of sequencers:
-  1. candidates = the validator set: active, unjailed, power > 0, top
-     max_validators, sorted by (power desc, id asc) -- the sort is the n log n;
+Producer selection (compute_producer), O(n log n) in the number of candidates:
+  1. candidates = rotation candidates: validator-set members (active, power > 0,
+     top max_validators) that are not producer-jailed, sorted (power desc, id asc);
   2. prefix sums of their powers, O(n);
   3. r = int(seed, big-endian) mod total power; the producer is the first
      candidate whose prefix sum exceeds r (binary search, O(log n)).
-Seed of epoch e: sha256("seqset/epoch-seed/v1" || app_hash || u64be(e)), where
-app_hash is the last committed app hash of the block in which epoch e-1 began
-(the block that computes e as its lookahead). At genesis it is
+
+Seeds (seeds.py). When epoch e starts, the chain fixes epoch e+2's candidates
+(a snapshot) and names a future L1 block: seed_l1_height = attested L1
+confirmed height + seed_l1_delay_blocks. Once > 2/3 of the power attest that
+block's randomness (its mixHash), seed(e+2) = sha256("seqset/epoch-seed/v2" ||
+mix_hash || u64be(e+2)) and e+2's producer is drawn over the snapshot. A
+snapshot member that is no longer a candidate when its turn comes is replaced
+at once by the re-election rule below, so the drawn schedule depends only on
+the snapshot and the seed. If e+1 ends before the randomness is attested,
+seed(e+2) = sha256("seqset/epoch-seed/fallback/v2" || seed(e+1) || u64be(e+2))
+(event seed_fallback). Epochs 0 and 1 use the fallback rule from
 sha256("seqset/genesis/" || chain_id).
 
-Liveness: the producer reports L2Progress txs. If rotation_timeout_s of block
-time passes without progress, the producer gets a missed-production fault and
-round k+1 re-elects with seed sha256(seed || u32be(k+1)) among the candidates
-that have not failed in this epoch (all candidates if every one has failed).
-The new producer holds the rest of the epoch. A producer that is no longer a
-candidate (jailed, exited, lost power) is replaced at once, without a fault.
+Who controls each input, and the bias that remains:
+  - the producer of epoch e decides when e ends (it may withhold its last
+    block until the timeout): that moves only WHEN e+2's snapshot is taken and
+    which L1 block is named, never knowing that block's randomness;
+  - a CometBFT proposer chooses which txs to include and may delay the attested
+    tx: that delays a seed or changes whose Unjail lands before a snapshot, but
+    never changes a seed's value (no seed depends on an app hash);
+  - no single validator or sidecar moves a > 2/3 tally;
+  - the Ethereum proposer of the named L1 block may withhold its slot (one bit,
+    at the cost of its block reward);
+  - > 1/3 of the power withholding randomness (or an L1 stall) forces the
+    fallback, which is predictable; a producer that can end epoch e+1 before
+    the randomness is attested picks between two seeds (keep two epochs of L2
+    time well above seed_l1_delay_blocks of L1 time);
+  - a failing producer chooses whether to fail, and so the re-election round;
+    it is slashed and producer-jailed for it.
 
-Rewards: reward_per_l2_block_wei (a fixed amount per L2 block, not an annual
-rate) for each L2 block reported, credited to its producer when the epoch closes.
+Liveness (L2 registered only): progress is an attested L2 header produced by
+the scheduled producer (l2.py). After rotation_timeout_s of block time without
+progress the producer gets a PRODUCER fault: a producer_fault_slash_bps slash
+(SlashRecord "missed_production") and producer_jailed_until_ns = time +
+producer_jail_s, which takes it out of the rotation but not out of the
+validator set (only downtime and double signing jail). Round k+1 re-elects
+with seed sha256(seed || u32be(k+1)) among the candidates that have not failed
+in this epoch (all candidates if every one has failed); the new producer holds
+the rest of the epoch from last_l2_height + 1. With no L2 registered there are
+no timeouts, faults or rewards.
+
+Rewards: reward_per_l2_block_wei for each attested L2 block whose producer was
+the scheduled one, credited when its epoch closes.
 """
 
 import hashlib
 from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
+from typing import Protocol
 
 from abci_app.chain import keys
 from abci_app.chain.messages import state
-from abci_app.chain.params import NS_PER_S, Params
-from abci_app.chain.slashing import jail_sequencer
+from abci_app.chain.params import NS_PER_S, Params, is_l2_registered
+from abci_app.chain.slashing import slash_sequencer
 from abci_app.chain.state import (
     change_totals,
     format_wei,
@@ -55,27 +85,52 @@ from abci_app.valset import ValidatorEntry
 
 SCHEDULE_HISTORY_EPOCHS = 1_024
 NO_PRODUCER = 0
+SEED_LOOKAHEAD_EPOCHS = 2
+
+
+class Candidate(Protocol):
+    @property
+    def sequencer_id(self) -> int: ...
+    @property
+    def power(self) -> int: ...
 
 
 def compute_genesis_seed_hash(chain_id: str) -> bytes:
     return hashlib.sha256(b"seqset/genesis/" + chain_id.encode()).digest()
 
 
-def compute_epoch_seed(app_hash: bytes, epoch: int) -> bytes:
-    return hashlib.sha256(b"seqset/epoch-seed/v1" + app_hash + epoch.to_bytes(8, "big")).digest()
+def compute_randomness_seed(mix_hash: bytes, epoch: int) -> bytes:
+    return hashlib.sha256(b"seqset/epoch-seed/v2" + mix_hash + epoch.to_bytes(8, "big")).digest()
+
+
+def compute_fallback_seed(previous_seed: bytes, epoch: int) -> bytes:
+    return hashlib.sha256(
+        b"seqset/epoch-seed/fallback/v2" + previous_seed + epoch.to_bytes(8, "big")).digest()
 
 
 def compute_reelection_seed(seed: bytes, round_number: int) -> bytes:
     return hashlib.sha256(seed + round_number.to_bytes(4, "big")).digest()
 
 
-def compute_producer(seed: bytes, candidates: Sequence[ValidatorEntry]) -> int:
+def compute_producer(seed: bytes, candidates: Sequence[Candidate]) -> int:
     """Stake-weighted pick from candidates already sorted by (power desc, id asc)."""
     if not candidates:
         return NO_PRODUCER
-    prefix = list(accumulate(c.power for c in candidates))
+    prefix = list(accumulate(int(c.power) for c in candidates))
     r = int.from_bytes(seed, "big") % prefix[-1]
-    return candidates[bisect_right(prefix, r)].sequencer_id
+    return int(candidates[bisect_right(prefix, r)].sequencer_id)
+
+
+def compute_rotation_candidates(
+    sequencers: Sequence[state.Sequencer], params: Params, time_ns: int
+) -> list[ValidatorEntry]:
+    """Validator-set members that are not producer-jailed at `time_ns`."""
+    jailed = {s.id for s in sequencers if s.producer_jailed_until_ns > time_ns}  # membership
+    return [e for e in compute_validator_set(sequencers, params) if e.sequencer_id not in jailed]
+
+
+def get_rotation_candidates(kv: KVStore, params: Params, time_ns: int) -> list[ValidatorEntry]:
+    return compute_rotation_candidates(get_sequencers(kv), params, time_ns)
 
 
 def compute_epoch_bounds(epoch: int, epoch_length: int) -> tuple[int, int]:
@@ -84,17 +139,6 @@ def compute_epoch_bounds(epoch: int, epoch_length: int) -> tuple[int, int]:
 
 def compute_epoch_of(l2_height: int, epoch_length: int) -> int:
     return max(l2_height - 1, 0) // epoch_length
-
-
-def compute_epoch_schedule(
-    epoch: int, seed: bytes, candidates: Sequence[ValidatorEntry], params: Params
-) -> state.EpochSchedule:
-    first, last = compute_epoch_bounds(epoch, params.epoch_length)
-    producer = compute_producer(seed, candidates)
-    return state.EpochSchedule(
-        epoch=epoch, seed=seed, first_l2_height=first, last_l2_height=last,
-        spans=[state.ProducerSpan(from_l2_height=first, sequencer_id=producer)],
-    )
 
 
 def compute_producer_at(schedule: state.EpochSchedule, l2_height: int) -> int:
@@ -115,7 +159,7 @@ def get_epoch_schedule(kv: KVStore, epoch: int) -> state.EpochSchedule | None:
 
 
 def get_known_epoch_schedule(kv: KVStore, epoch: int) -> state.EpochSchedule:
-    """The current epoch's schedule: written a whole epoch ahead, so absence is a bug."""
+    """The current epoch's schedule: written two epochs ahead, so absence is a bug."""
     schedule = get_epoch_schedule(kv, epoch)
     if schedule is None:
         raise RuntimeError(f"epoch {epoch} has no schedule in state")
@@ -127,12 +171,12 @@ def put_epoch_schedule(kv: KVStore, schedule: state.EpochSchedule) -> None:
 
 
 def get_sequencer_at(kv: KVStore, l2_height: int) -> tuple[int, int]:
-    """(epoch, sequencer id) for L2 block `l2_height`, from the stored schedules."""
+    """(epoch, sequencer id) for L2 block `l2_height`, from the stored, seeded schedules."""
     if l2_height < 1:
         raise QueryBadRequestError("l2_height: must be >= 1 (0 is the L2 genesis)")
     epoch = compute_epoch_of(l2_height, get_params(kv).epoch_length)
     schedule = get_epoch_schedule(kv, epoch)
-    if schedule is None:
+    if schedule is None or not schedule.seed:
         current = int(get_chain_state(kv).current_epoch)
         when = "not scheduled yet" if epoch > current else "pruned from history"
         raise QueryNotFoundError(f"l2_height {l2_height}: epoch {epoch} is {when}")
@@ -150,30 +194,6 @@ def add_produced(schedule: state.EpochSchedule, sequencer_id: int, l2_blocks: in
               for e in ordered]
     del schedule.produced[:]
     schedule.produced.extend(copies)
-
-
-def init_schedule(kv: KVStore, chain_id: str, params: Params) -> None:
-    """Genesis: epochs 0 and 1 seeded from the chain id."""
-    candidates = compute_validator_set(get_sequencers(kv), params)
-    seed_hash = compute_genesis_seed_hash(chain_id)
-    for epoch in (0, 1):
-        put_epoch_schedule(kv, compute_epoch_schedule(
-            epoch, compute_epoch_seed(seed_hash, epoch), candidates, params))
-
-
-def advance_epoch(kv: KVStore, block: BlockInput, params: Params) -> Event:
-    """The current epoch's L2 blocks are all reported: start the next, compute the lookahead."""
-    chain = get_chain_state(kv)
-    chain.current_epoch += 1
-    chain.last_progress_time_ns = block.time_ns
-    put_chain_state(kv, chain)
-    lookahead = chain.current_epoch + 1
-    candidates = compute_validator_set(get_sequencers(kv), params)
-    seed = compute_epoch_seed(block.last_app_hash, lookahead)
-    put_epoch_schedule(kv, compute_epoch_schedule(lookahead, seed, candidates, params))
-    if chain.current_epoch > SCHEDULE_HISTORY_EPOCHS:
-        kv.delete(keys.epoch_key(chain.current_epoch - SCHEDULE_HISTORY_EPOCHS - 1))
-    return Event("epoch_started", [("epoch", str(chain.current_epoch))])
 
 
 def reelect(
@@ -200,54 +220,60 @@ def reelect(
     ])
 
 
-def record_missed_production(
+def replace_ineligible_producer(
+    kv: KVStore, schedule: state.EpochSchedule, block: BlockInput, params: Params
+) -> list[Event]:
+    """A producer that is no longer a candidate is replaced at once, without a fault."""
+    candidates = get_rotation_candidates(kv, params, block.time_ns)
+    producer = get_current_producer(schedule)
+    if producer in {c.sequencer_id for c in candidates}:
+        return []
+    if not candidates and producer == NO_PRODUCER:
+        return []
+    return [reelect(kv, schedule, candidates, block.time_ns, "ineligible")]
+
+
+def process_producer_fault(
     kv: KVStore, sequencer_id: int, block: BlockInput, params: Params
 ) -> list[Event]:
-    """A fault for the producer; max_missed_productions consecutive faults jail it."""
+    """Missed production: a small slash and time out of the rotation; never a consensus jail."""
     seq = get_known_sequencer(kv, sequencer_id)
     seq.missed_productions += 1
-    events = [Event("missed_production", [
-        ("sequencer_id", str(sequencer_id)), ("count", str(seq.missed_productions))])]
-    if seq.missed_productions >= params.max_missed_productions:
-        until = block.time_ns + params.missed_production_jail_s * NS_PER_S
-        if jail_sequencer(seq, until):
-            events.append(Event("jailed", [("sequencer_id", str(sequencer_id)),
-                                           ("reason", "missed_production")]))
-    put_sequencer(kv, seq)
-    return events
+    until = block.time_ns + params.producer_jail_s * NS_PER_S
+    seq.producer_jailed_until_ns = max(int(seq.producer_jailed_until_ns), until)
+    record = slash_sequencer(kv, seq, params.producer_fault_slash_bps, "missed_production",
+                             block.height, block)
+    return [Event("producer_fault", [
+        ("sequencer_id", str(sequencer_id)), ("count", str(seq.missed_productions)),
+        ("from_pending_wei", record.from_pending_wei),
+        ("from_locked_wei", record.from_locked_wei),
+        ("producer_jailed_until_ns", str(seq.producer_jailed_until_ns))])]
 
 
 def process_rotation(kv: KVStore, block: BlockInput, params: Params) -> list[Event]:
-    """Advance the epoch when its L2 blocks are done; replace an ineligible or silent producer."""
-    events: list[Event] = []
+    """Replace an ineligible producer at once, a silent one after rotation_timeout_s."""
+    if not is_l2_registered(params):
+        return []
     chain = get_chain_state(kv)
     schedule = get_known_epoch_schedule(kv, chain.current_epoch)
-    if chain.last_l2_height >= schedule.last_l2_height:
-        events.append(advance_epoch(kv, block, params))
-        chain = get_chain_state(kv)
-        schedule = get_known_epoch_schedule(kv, chain.current_epoch)
-    candidates = compute_validator_set(get_sequencers(kv), params)
+    events = replace_ineligible_producer(kv, schedule, block, params)
+    if events:
+        return events
     producer = get_current_producer(schedule)
-    if producer not in {c.sequencer_id for c in candidates}:
-        if candidates or producer != NO_PRODUCER:
-            events.append(reelect(kv, schedule, candidates, block.time_ns, "ineligible"))
-        return events
+    if producer == NO_PRODUCER:
+        return []
     if block.time_ns - chain.last_progress_time_ns < params.rotation_timeout_s * NS_PER_S:
-        return events
-    events += record_missed_production(kv, producer, block, params)
+        return []
+    events = process_producer_fault(kv, producer, block, params)
     schedule.failed_ids[:] = sorted(set(schedule.failed_ids) | {producer})
-    candidates = compute_validator_set(get_sequencers(kv), params)
+    candidates = get_rotation_candidates(kv, params, block.time_ns)
     events.append(reelect(kv, schedule, candidates, block.time_ns, "timeout"))
     return events
 
 
-def process_rewards(kv: KVStore, params: Params) -> list[Event]:
-    """Credit the producers of the epoch that just closed, once."""
-    chain = get_chain_state(kv)
-    if chain.current_epoch == 0:
-        return []
-    schedule = get_epoch_schedule(kv, chain.current_epoch - 1)
-    if schedule is None or schedule.rewarded:
+def process_rewards(kv: KVStore, schedule: state.EpochSchedule, params: Params) -> list[Event]:
+    """Credit the producers of `schedule`, an epoch that just closed, once."""
+    if schedule.rewarded:
         return []
     events = []
     for entry in schedule.produced:  # ascending sequencer id

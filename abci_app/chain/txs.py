@@ -16,12 +16,6 @@ from google.protobuf.message import DecodeError
 from abci_app.chain.messages import state
 from abci_app.chain.messages import tx as tx_pb
 from abci_app.chain.params import Params
-from abci_app.chain.schedule import (
-    add_produced,
-    get_current_producer,
-    get_known_epoch_schedule,
-    put_epoch_schedule,
-)
 from abci_app.chain.slashing import reset_signing_info
 from abci_app.chain.state import (
     ACTIVE,
@@ -33,24 +27,17 @@ from abci_app.chain.state import (
     get_params,
     get_sequencer,
     put_account_nonce,
-    put_chain_state,
     put_sequencer,
 )
 from abci_app.chain.txsign import recover_sender
 from abci_app.chain.types import Event, TxOutcome
-from abci_app.chain.validators import is_eligible_validator
 from abci_app.errors import (
     AppError,
     BadNonceError,
     InsufficientLockError,
-    InvalidFieldError,
     JailPeriodNotOverError,
-    L2ProgressBeyondEpochError,
-    NotActiveError,
     NotJailedError,
-    NotScheduledProducerError,
     ReservedPrefixError,
-    StaleL2ProgressError,
     TombstonedError,
     TxDecodeError,
     TxTooLargeError,
@@ -62,8 +49,9 @@ from abci_app.errors import (
 from abci_app.l1events_schema import ATTESTED_TX_PREFIX as RESERVED_PREFIX
 from abci_app.store.kv import KVStore
 
-L2_BLOCK_HASH_BYTES = 32
-MESSAGE_KINDS = ("unjail", "l2_progress")
+# TxBody field 11 (L2Progress) is reserved: the chain learns the L2 head only from
+# attested headers (chain/l2.py), so such a tx is an UnknownMessageError.
+MESSAGE_KINDS = ("unjail",)
 
 
 @dataclass(frozen=True)
@@ -71,7 +59,7 @@ class AuthenticatedTx:
     sender: bytes
     nonce: int
     kind: str
-    msg: tx_pb.Unjail | tx_pb.L2Progress
+    msg: tx_pb.Unjail
     seq: state.Sequencer
 
 
@@ -102,7 +90,7 @@ def authenticate_tx(kv: KVStore, raw: bytes, chain_id: str, params: Params) -> A
     if body.nonce != expected:
         raise BadNonceError(f"tx.nonce: {body.nonce} != account nonce {expected}")
     kind = str(body.WhichOneof("msg"))
-    msg = body.unjail if kind == "unjail" else body.l2_progress  # decode_tx checked the kind
+    msg = body.unjail  # decode_tx checked the kind
     seq = get_sequencer(kv, msg.sequencer_id)
     if seq is None:
         raise UnknownSequencerError(f"{kind}.sequencer_id: no sequencer {msg.sequencer_id}")
@@ -133,74 +121,17 @@ def validate_unjail(seq: state.Sequencer, now_ns: int, params: Params) -> None:
 def process_unjail(kv: KVStore, seq: state.Sequencer) -> list[Event]:
     seq.status = ACTIVE
     seq.jailed_until_ns = 0
-    seq.missed_productions = 0
     put_sequencer(kv, seq)
     reset_signing_info(kv, seq.id)
     return [Event("unjailed", [("sequencer_id", str(seq.id))])]
 
 
-def validate_l2_progress(
-    kv: KVStore, seq: state.Sequencer, msg: tx_pb.L2Progress, params: Params
-) -> state.EpochSchedule:
-    """Returns the current epoch's schedule."""
-    if len(msg.l2_block_hash) != L2_BLOCK_HASH_BYTES:
-        raise InvalidFieldError(f"l2_progress.l2_block_hash: expected 32 bytes, "
-                                f"got {len(msg.l2_block_hash)}")
-    if not is_eligible_validator(seq, params):
-        raise NotActiveError(f"l2_progress: sequencer {seq.id} is not active with power > 0")
-    chain = get_chain_state(kv)
-    if msg.l2_height <= chain.last_l2_height:
-        raise StaleL2ProgressError(
-            f"l2_progress.l2_height: {msg.l2_height} <= last reported {chain.last_l2_height}")
-    schedule = get_known_epoch_schedule(kv, chain.current_epoch)
-    if msg.l2_height > schedule.last_l2_height:
-        raise L2ProgressBeyondEpochError(
-            f"l2_progress.l2_height: {msg.l2_height} > epoch {schedule.epoch} end "
-            f"{schedule.last_l2_height}")
-    producer = get_current_producer(schedule)
-    if producer != seq.id:
-        raise NotScheduledProducerError(
-            f"l2_progress: sequencer {seq.id} is not the producer (sequencer {producer})")
-    return schedule
+def validate_message(auth: AuthenticatedTx, now_ns: int, params: Params) -> None:
+    validate_unjail(auth.seq, now_ns, params)
 
 
-def process_l2_progress(
-    kv: KVStore, seq: state.Sequencer, msg: tx_pb.L2Progress, schedule: state.EpochSchedule,
-    now_ns: int,
-) -> list[Event]:
-    chain = get_chain_state(kv)
-    add_produced(schedule, seq.id, msg.l2_height - chain.last_l2_height)
-    put_epoch_schedule(kv, schedule)
-    chain.last_l2_height = msg.l2_height
-    chain.last_l2_block_hash = msg.l2_block_hash
-    chain.last_progress_time_ns = now_ns
-    put_chain_state(kv, chain)
-    if seq.missed_productions:
-        seq.missed_productions = 0
-        put_sequencer(kv, seq)
-    return [Event("l2_progress", [("sequencer_id", str(seq.id)),
-                                  ("l2_height", str(msg.l2_height)),
-                                  ("l2_block_hash", bytes(msg.l2_block_hash).hex())])]
-
-
-def validate_message(
-    kv: KVStore, auth: AuthenticatedTx, now_ns: int, params: Params
-) -> state.EpochSchedule | None:
-    """Returns what the effect needs: l2_progress's schedule, nothing for unjail."""
-    if isinstance(auth.msg, tx_pb.Unjail):
-        validate_unjail(auth.seq, now_ns, params)
-        return None
-    return validate_l2_progress(kv, auth.seq, auth.msg, params)
-
-
-def apply_message(
-    kv: KVStore, auth: AuthenticatedTx, checked: state.EpochSchedule | None, now_ns: int
-) -> list[Event]:
-    if isinstance(auth.msg, tx_pb.Unjail):
-        return process_unjail(kv, auth.seq)
-    if checked is None:
-        raise RuntimeError("l2_progress applied without its validated schedule")
-    return process_l2_progress(kv, auth.seq, auth.msg, checked, now_ns)
+def apply_message(kv: KVStore, auth: AuthenticatedTx) -> list[Event]:
+    return process_unjail(kv, auth.seq)
 
 
 # --- entry points --------------------------------------------------------------------------
@@ -211,7 +142,7 @@ def check_tx(kv: KVStore, raw: bytes, chain_id: str) -> TxOutcome:
     try:
         params = get_params(kv)
         auth = authenticate_tx(kv, raw, chain_id, params)
-        validate_message(kv, auth, int(get_chain_state(kv).last_block_time_ns), params)
+        validate_message(auth, int(get_chain_state(kv).last_block_time_ns), params)
     except AppError as exc:
         return TxOutcome(exc.code, exc.message)
     put_account_nonce(kv, auth.sender, auth.nonce + 1)
@@ -226,7 +157,7 @@ def process_tx(kv: KVStore, raw: bytes, chain_id: str, now_ns: int, params: Para
         return TxOutcome(exc.code, exc.message)
     put_account_nonce(kv, auth.sender, auth.nonce + 1)
     try:
-        checked = validate_message(kv, auth, now_ns, params)
+        validate_message(auth, now_ns, params)
     except AppError as exc:
         return TxOutcome(exc.code, exc.message)
-    return TxOutcome(0, "", events=apply_message(kv, auth, checked, now_ns))
+    return TxOutcome(0, "", events=apply_message(kv, auth))

@@ -46,6 +46,10 @@ class BlockInput:
     misbehavior: list[Misbehavior]
     l1_events: list[pb.events.L1Event]
     txs: list[bytes]
+    # Attested by the relay (> 2/3 of the power); the chain still checks linking.
+    l2_headers: list[pb.l2.L2Header] = field(default_factory=list)
+    seed_randomness: pb.l2.L1Randomness | None = None
+    l1_confirmed_height: int = 0  # 0: none attested in this block
 
 
 @dataclass(frozen=True)

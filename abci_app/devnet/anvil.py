@@ -61,8 +61,11 @@ class Anvil:
         binary: Path = ANVIL_BIN,
         state_file: Path | None = None,
         port: int = 0,
+        mining: bool = True,
     ) -> None:
+        """`mining=False` (--no-mining): blocks only on evm_mine/anvil_mine (the localnet L2)."""
         self.block_time_s = block_time_s
+        self.mining = mining
         self.account_count = accounts
         self.chain_id = chain_id
         self.startup_timeout_s = startup_timeout_s
@@ -182,6 +185,8 @@ class Anvil:
         ]  # fmt: skip
         if self.block_time_s is not None:
             args += ["--block-time", str(self.block_time_s)]
+        if not self.mining:
+            args += ["--no-mining"]
         if self.state_file is not None:
             args += ["--state", str(self.state_file)]
         log = (tmp / "anvil.log").open("wb")

@@ -1,4 +1,7 @@
-"""`scripts/localnet up|down|status`: anvil, the Locking contract and N validators with sidecars.
+"""`scripts/localnet up|down|status`: L1 and L2 anvils, the Locking contract, N validators.
+
+Each validator runs its app, cometbft, a sidecar (following L1 and the L2) and
+a sequencer agent that produces the L2's blocks in its turn.
 
 The network lives in .localnet/ and outlives the command; `down` stops it by
 PID (anvil saves its state), and `up` resumes it.
@@ -8,16 +11,18 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from abci_app.devnet.localnet import PROJECT_ROOT, WaitTimeoutError
-from abci_app.devnet.localnet_l1 import L1Localnet
+from abci_app.devnet.localnet_l2 import L2Localnet
 from abci_app.node.home import NodePorts
 
 STATE_FILE = "localnet.json"
+DOWN_TIMEOUT_S = 20.0  # then SIGKILL
 
 
 def _state_path(folder: Path) -> Path:
@@ -32,6 +37,13 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _load(folder: Path) -> dict[str, Any] | None:
@@ -66,7 +78,7 @@ def up(folder: Path, validators: int, block_time_ms: int, fresh: bool) -> None:
         net.resume(state["locking_address"], int(state["deploy_block"]))
     else:
         anvil_state.unlink(missing_ok=True)
-        net = L1Localnet(folder, validators, block_time_ms=block_time_ms,
+        net = L2Localnet(folder, validators, block_time_ms=block_time_ms,
                          anvil_state=anvil_state)
         net.init()
     try:
@@ -79,36 +91,38 @@ def up(folder: Path, validators: int, block_time_ms: int, fresh: bool) -> None:
     _print_summary(net)
 
 
-def _print_summary(net: L1Localnet) -> None:
+def _print_summary(net: L2Localnet) -> None:
     click.echo(f"localnet of {len(net.nodes)} validators is up (chain {net.net.chain_id})")
     click.echo(f"  L1 (anvil): {net.anvil.url}  Locking contract {net.deployment.locking_address}")
+    click.echo(f"  L2 (anvil, chain id {net.l2.chain_id}, mined only by the scheduled agent): "
+               f"{net.l2.url}")
     for node in net.nodes:
         click.echo(f"  node{node.index}: rpc {node.rpc_url}  sidecar "
                    f"{net.sidecar_address(node.index)}  home {node.home}")
     click.echo("status: ./scripts/localnet status    stop: ./scripts/localnet down")
 
 
-def _save(folder: Path, net: L1Localnet) -> None:
-    procs = [net.anvil._proc, *net.sidecars]
-    procs += [p for n in net.nodes for p in (n.app_proc, n.cometbft_proc)]
+def _save(folder: Path, net: L2Localnet) -> None:
     state = {
         "chain_id": net.net.chain_id,
-        "pids": [p.pid for p in procs if p is not None],
+        "pids": [p.pid for p in net.processes()],
         "nodes": [{"p2p": n.ports.p2p, "rpc": n.ports.rpc, "abci": n.ports.abci}
                   for n in net.nodes],
         "sidecar_ports": net.sidecar_ports,
         "anvil_port": net.anvil.port,
+        "l2_port": net.l2.port,
         "locking_address": net.deployment.locking_address,
         "deploy_block": net.deployment.deploy_block,
     }
     _state_path(folder).write_text(json.dumps(state, indent=2))
 
 
-def _reopen(folder: Path, state: dict[str, Any]) -> L1Localnet:
+def _reopen(folder: Path, state: dict[str, Any]) -> L2Localnet:
     ports = [NodePorts(n["p2p"], n["rpc"], n["abci"]) for n in state["nodes"]]
-    return L1Localnet(folder, len(ports), chain_id=state["chain_id"], ports=ports,
+    return L2Localnet(folder, len(ports), chain_id=state["chain_id"], ports=ports,
                       sidecar_ports=state["sidecar_ports"], anvil_port=state["anvil_port"],
-                      anvil_state=folder / "anvil-state.json")
+                      anvil_state=folder / "anvil-state.json",
+                      l2_port=int(state.get("l2_port", 0)))
 
 
 @main.command()
@@ -119,12 +133,18 @@ def down(folder: Path) -> None:
     if not state:
         click.echo("no localnet to stop")
         return
-    # Validators first, anvil last, so nothing watches an L1 that is gone.
-    for pid in reversed(state.get("pids", [])):
-        try:
-            os.killpg(int(pid), signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+    # Validators and agents first, the anvils last, so nothing watches a node that is gone.
+    pids = [int(p) for p in reversed(state.get("pids", []))]
+    for pid in pids:
+        _signal_group(pid, signal.SIGTERM)
+    # A process that ignores SIGTERM (a cometbft stuck in shutdown) would hold its ports
+    deadline = time.monotonic() + DOWN_TIMEOUT_S
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in pids:
+        if _alive(pid):
+            click.echo(f"pid {pid} ignored SIGTERM for {DOWN_TIMEOUT_S:.0f}s: killing it")
+            _signal_group(pid, signal.SIGKILL)
     state["pids"] = []
     _state_path(folder).write_text(json.dumps(state, indent=2))
     click.echo("localnet stopped; `./scripts/localnet up` resumes it")
@@ -133,7 +153,7 @@ def down(folder: Path) -> None:
 @main.command()
 @click.pass_obj
 def status(folder: Path) -> None:
-    """Print each node's height, app hash and last applied L1 nonce."""
+    """Print each node's height, app hash and L1 nonce; the L2 head and its producers."""
     state = _load(folder)
     if not state:
         click.echo("no localnet here; start one with ./scripts/localnet up")
@@ -147,6 +167,27 @@ def status(folder: Path) -> None:
                        f"app_hash {info['latest_app_hash'][:16]} l1_nonce {nonce}")
         except OSError as exc:
             click.echo(f"node{node.index}: down ({exc})")
+    click.echo(describe_l2(net))
+
+
+def describe_l2(net: L2Localnet) -> str:
+    """The L2 node's head, and the chain's attested head with its current and next producer."""
+    try:
+        head = net.l2_head()
+        line = (f"L2: head {head.height} (0x{head.hash.hex()[:12]}, coinbase "
+                f"0x{head.producer.hex()[:10]})")
+    except Exception as exc:  # noqa: BLE001 - status reports whatever is down
+        return f"L2: node down ({exc})"
+    for node in net.nodes:
+        try:
+            chain = net.chain_l2_head(node.index)
+        except Exception:  # noqa: BLE001 - try the next node
+            continue
+        return (f"{line}; attested {chain.height}, epoch {chain.epoch}, producer "
+                f"{chain.producer_id} (0x{bytes(chain.producer_signer).hex()[:10]}), next "
+                f"{chain.next_producer_id or '?'}, next epoch "
+                f"{chain.next_epoch_producer_id or '?'}")
+    return f"{line}; no node answered /l2/head"
 
 
 if __name__ == "__main__":

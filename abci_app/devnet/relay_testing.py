@@ -97,11 +97,45 @@ def get_valset(validators: Sequence[LocalValidator]) -> list[ValidatorEntry]:
     return [validator.entry for validator in validators]
 
 
-def make_attested_tx(extended_commit: Any, events: Sequence[Any]) -> bytes:
-    """An attested-events tx carrying exactly this commit and these events, however wrong.
+def make_attested_tx(
+    extended_commit: Any, events: Sequence[Any], l2_headers: Sequence[Any] = (),
+    seed_randomness: Any | None = None, l1_confirmed_height: int = 0,
+) -> bytes:
+    """An attested-events tx carrying exactly this commit and these parts, however wrong.
 
     For crafting malicious proposals; honest proposers use build_attested_tx.
     """
     body = AttestedEventsTx(extended_commit_info=encode_message(extended_commit),
-                            events=list(events))
+                            events=list(events), l2_headers=list(l2_headers),
+                            l1_confirmed_height=l1_confirmed_height)
+    if seed_randomness is not None:
+        body.seed_randomness.CopyFrom(seed_randomness)
     return ATTESTED_TX_PREFIX + encode_message(body)
+
+
+def make_l2_genesis_hash(label: str = "seqset-test/l2") -> bytes:
+    return hashlib.sha256(f"{label}/genesis".encode()).digest()
+
+
+def make_l2_headers(
+    first_height: int, count: int, parent_hash: bytes, producer: bytes = b"\x11" * 20,
+    label: str = "seqset-test/l2",
+) -> list[Any]:
+    """`count` linked L2 headers from `first_height`, the first child of `parent_hash`.
+
+    Hashes derive from `label`, the height and the parent: another label gives a fork.
+    """
+    headers: list[Any] = []
+    parent = parent_hash
+    for height in range(first_height, first_height + count):
+        digest = hashlib.sha256(f"{label}/{height}".encode() + parent).digest()
+        headers.append(pb.l2.L2Header(height=height, hash=digest, parent_hash=parent,
+                                      producer=producer))
+        parent = digest
+    return headers
+
+
+def make_randomness(l1_height: int, label: str = "seqset-test/l1") -> Any:
+    """A well-formed L1Randomness for `l1_height`."""
+    mix_hash = hashlib.sha256(f"{label}/{l1_height}".encode()).digest()
+    return pb.l2.L1Randomness(l1_height=l1_height, mix_hash=mix_hash)

@@ -221,9 +221,9 @@ class SeqsetApp:
         req = request.finalize_block
         overlay = self._committed_view()
         chain_id = self.chain_id()
-        events, user_txs, attested_result = self.proposals.attested_events_for_block(
+        attested, user_txs, attested_result = self.proposals.attested_events_for_block(
             req, overlay, chain_id)
-        block = build_block_input(req, chain_id, self.store.last_app_hash, events, user_txs)
+        block = build_block_input(req, chain_id, self.store.last_app_hash, attested, user_txs)
         outcome = chain.finalize_block(overlay, block)
         app_hash = self.store.compute_app_hash(overlay)
         tx_results = [outcome_to_exec_result(o) for o in outcome.tx_results]
@@ -236,10 +236,10 @@ class SeqsetApp:
         self._count("blocks_finalized_total")
         self._count("txs_ok_total", ok)
         self._count("txs_failed_total", len(tx_results) - ok)
-        self._count("l1_events_applied_total", len(events))
+        self._count("l1_events_applied_total", len(attested.events))
         self._count("finalize_seconds_total", elapsed)
         log.info("finalized height=%d txs=%d ok=%d l1_events=%d validator_updates=%d "
-                 "app_hash=%s ms=%d", req.height, len(tx_results), ok, len(events),
+                 "app_hash=%s ms=%d", req.height, len(tx_results), ok, len(attested.events),
                  len(outcome.validator_updates), app_hash.hex()[:16],
                  elapsed * 1000)
         return pb.abci.Response(finalize_block=pb.abci.ResponseFinalizeBlock(

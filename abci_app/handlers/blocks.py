@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from abci_app import chain, pb
+from abci_app.relay.types import Attested
 
 _MISBEHAVIOR_KINDS = {
     pb.abci.DUPLICATE_VOTE: "duplicate_vote",
@@ -20,9 +21,10 @@ def build_block_input(
     req: pb.abci.RequestFinalizeBlock,
     chain_id: str,
     last_app_hash: bytes,
-    l1_events: Sequence[pb.events.L1Event],
+    attested: Attested,
     user_txs: Sequence[bytes],
 ) -> chain.BlockInput:
+    """The state machine's view of a decided block; `attested` is verified relay output."""
     votes = [
         chain.VoteInfo(
             address=bytes(v.validator.address),
@@ -49,8 +51,11 @@ def build_block_input(
         last_app_hash=last_app_hash,
         decided_last_commit=votes,
         misbehavior=misbehavior,
-        l1_events=list(l1_events),
+        l1_events=list(attested.events),
         txs=list(user_txs),
+        l2_headers=list(attested.l2_headers),
+        seed_randomness=attested.seed_randomness,
+        l1_confirmed_height=attested.l1_confirmed_height,
     )
 
 

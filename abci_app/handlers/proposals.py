@@ -3,7 +3,8 @@
 The relay's pure functions decide; this module feeds them the right inputs:
 the validator set that signed H-1 (updates take effect two heights late), our
 own sidecar's view for ExtendVote (an in-memory snapshot, see sidecar_feed.py),
-and the last applied L1 nonce.
+and what committed state says comes next (get_relay_view: the last applied L1
+nonce, the attested L2 head, the seed request, the attested L1 height).
 """
 
 import logging
@@ -15,6 +16,8 @@ from abci_app.handlers.sidecar_feed import SidecarFeed
 from abci_app.relay.attested_tx import (
     InvalidAttestedTx,
     build_attested_tx,
+    compute_attested_fit,
+    decode_attested_parts,
     decode_attested_tx,
     find_misplaced_attested_tx,
     is_attested_tx,
@@ -25,8 +28,9 @@ from abci_app.relay.params import RelayParams
 from abci_app.relay.tally import (
     compute_supporting_commit,
     prune_extended_commit,
-    tally_events,
+    tally_attested,
 )
+from abci_app.relay.types import Attested, RelayView
 from abci_app.server.framing import encode_uvarint
 from abci_app.store.kv import KVStore
 
@@ -71,23 +75,29 @@ class ProposalHandler:
         try:
             params = get_relay_params(kv)
             valset = chain.get_validator_set(kv, req.height - 1)
-            last_applied = chain.get_last_applied_l1_nonce(kv)
+            view = get_relay_view(kv)
             pruned = prune_extended_commit(
                 req.local_last_commit, valset, req.height - 1, chain_id, params)
-            events = tally_events(pruned, valset, last_applied, params)
-            if not events:
+            attested = tally_attested(pruned, valset, view, params)
+            if attested.is_empty():
                 return None
-            tx = build_attested_tx(pruned, events, params)
-            if tx is None:
-                # Too many extensions to carry: keep only a 2/3 that attests them all.
-                smaller = compute_supporting_commit(pruned, valset, events, params)
-                tx = None if smaller is None else build_attested_tx(smaller, events, params)
+            commit, carried = pruned, compute_attested_fit(pruned, attested, params)
+            if carried is None or carried.count_parts() < attested.count_parts():
+                # Too many extensions to carry: keep only a 2/3 that attests it all.
+                smaller = compute_supporting_commit(pruned, valset, attested, params)
+                if smaller is not None:
+                    # Fewer votes report the L1 height: re-tally it from what is kept.
+                    retallied = tally_attested(smaller, valset, view, params)
+                    fitted = compute_attested_fit(smaller, retallied, params)
+                    if fitted is not None and (carried is None or
+                                               fitted.count_parts() > carried.count_parts()):
+                        commit, carried = smaller, fitted
+            tx = None if carried is None else build_attested_tx(commit, carried, params)
         except Exception:
             log.exception("PrepareProposal: no attested-events tx, proposing without one")
             return None
-        if tx is not None:
-            log.info("PrepareProposal height=%d: %d attested L1 events (nonces %d..%d)",
-                     req.height, len(events), events[0].nonce, events[-1].nonce)
+        if tx is not None and carried is not None:
+            log.info("PrepareProposal height=%d: attested %s", req.height, describe(carried))
         return tx
 
     # --- ProcessProposal ------------------------------------------------------------
@@ -100,8 +110,7 @@ class ProposalHandler:
             try:
                 verify_attested_tx(
                     txs[0], req.proposed_last_commit, chain.get_validator_set(kv, req.height - 1),
-                    int(req.height), chain_id, chain.get_last_applied_l1_nonce(kv),
-                    get_relay_params(kv))
+                    int(req.height), chain_id, get_relay_view(kv), get_relay_params(kv))
             except InvalidAttestedTx as exc:
                 log.warning("REJECT proposal at height %d: %s", req.height, exc)
                 return REJECT_PROPOSAL
@@ -115,27 +124,26 @@ class ProposalHandler:
 
     def attested_events_for_block(
         self, req: pb.abci.RequestFinalizeBlock, kv: KVStore, chain_id: str
-    ) -> tuple[list[pb.events.L1Event], list[bytes], pb.abci.ExecTxResult | None]:
-        """Splits off the attested-events tx and re-verifies it against the decided commit.
+    ) -> tuple[Attested, list[bytes], pb.abci.ExecTxResult | None]:
+        """Splits off the attested tx and re-verifies it against the decided commit.
 
-        The block is decided, so a failure here cannot reject it: the tx gets
-        an error code and its events are not applied.
+        Returns every attested part (events, L2 headers, seed randomness, L1
+        height). The block is decided, so a failure here cannot reject it: the
+        tx gets an error code and nothing in it is applied.
         """
         txs = list(req.txs)
         if not txs or not is_attested_tx(txs[0]):
-            return [], txs, None
+            return Attested(), txs, None
         try:
-            events = verify_attested_tx(
+            attested = verify_attested_tx(
                 txs[0], req.decided_last_commit, chain.get_validator_set(kv, req.height - 1),
-                int(req.height), chain_id, chain.get_last_applied_l1_nonce(kv),
-                get_relay_params(kv))
+                int(req.height), chain_id, get_relay_view(kv), get_relay_params(kv))
         except InvalidAttestedTx as exc:
             log.error("attested-events tx in decided block %d is invalid: %s", req.height, exc)
             result = pb.abci.ExecTxResult(code=ATTESTED_TX_INVALID_CODE, codespace="seqset",
                                           log=f"invalid attested-events tx: {exc}")
-            return [], txs[1:], result
-        return events, txs[1:], pb.abci.ExecTxResult(
-            code=0, log=f"applied {len(events)} attested L1 events")
+            return Attested(), txs[1:], result
+        return attested, txs[1:], pb.abci.ExecTxResult(code=0, log=f"applied {describe(attested)}")
 
     # --- vote extensions ---------------------------------------------------------------
 
@@ -144,20 +152,24 @@ class ProposalHandler:
         if self.feed is None:
             return b""
         params = get_relay_params(kv)
-        last_applied = chain.get_last_applied_l1_nonce(kv)
+        view = get_relay_view(kv)
         # After a restart or a state-sync restore no Commit has told the feed yet.
-        self.feed.note_committed(last_applied, params)
-        after = last_applied + _events_in_block(req.txs)
-        return build_extension(self.feed.get_observed(), after, params)
+        self.feed.note_committed(view, params)
+        after = compute_view_after_block(view, req.txs)
+        observed = self.feed.get_observed()
+        return build_extension(
+            observed.events, after.last_applied_nonce, params, l2_headers=observed.l2_headers,
+            l2_head=after.l2_head, randomness=observed.randomness, seed_request=after.seed_request,
+            l1_confirmed_height=observed.confirmed_l1_height)
 
     def note_commit(self, kv: KVStore) -> None:
-        """Points the feed after the newly committed nonce, so it refreshes before ExtendVote."""
+        """Points the feed after the newly committed state, so it refreshes before ExtendVote."""
         if self.feed is None:
             return
         try:
-            self.feed.note_committed(chain.get_last_applied_l1_nonce(kv), get_relay_params(kv))
-        except Exception:  # the block is committed; a stale feed only means fewer events
-            log.exception("could not point the sidecar feed at the committed L1 nonce")
+            self.feed.note_committed(get_relay_view(kv), get_relay_params(kv))
+        except Exception:  # the block is committed; a stale feed only means less attested
+            log.exception("could not point the sidecar feed at the committed state")
 
     def verify_extension(
         self, req: pb.abci.RequestVerifyVoteExtension, kv: KVStore
@@ -193,6 +205,17 @@ def get_relay_params(kv: KVStore) -> RelayParams:
         max_events_per_extension=params.max_events_per_extension,
         max_extension_bytes=params.max_extension_bytes,
         max_attested_tx_bytes=params.max_attested_tx_bytes,
+        max_l2_headers_per_extension=params.max_l2_headers_per_extension,
+    )
+
+
+def get_relay_view(kv: KVStore) -> RelayView:
+    """What committed state says the relay attests next."""
+    return RelayView(
+        last_applied_nonce=chain.get_last_applied_l1_nonce(kv),
+        l2_head=chain.get_l2_head(kv),
+        seed_request=chain.get_seed_request(kv),
+        l1_confirmed_height=chain.get_attested_l1_height(kv),
     )
 
 
@@ -201,10 +224,40 @@ def compute_tx_proto_size(tx: bytes) -> int:
     return 1 + len(encode_uvarint(len(tx))) + len(tx)
 
 
-def _events_in_block(txs: Sequence[bytes]) -> int:
-    """How many L1 events the block being voted on applies (already verified)."""
-    if not txs or not is_attested_tx(txs[0]):
-        return 0
-    decoded = decode_attested_tx(txs[0])
-    return 0 if decoded is None else len(decoded.events)
+def compute_view_after_block(view: RelayView, txs: Sequence[bytes]) -> RelayView:
+    """`view` once the block being voted on (already verified) applies its attested tx.
 
+    Its events and headers move the windows on. If it carries the requested
+    randomness, the next request is unknown until the block executes: ask for none.
+    """
+    if not txs or not is_attested_tx(txs[0]):
+        return view
+    body = decode_attested_tx(txs[0])
+    if body is None:
+        return view
+    parts = decode_attested_parts(body)
+    head = view.l2_head
+    if head is not None and parts.l2_headers:
+        last = parts.l2_headers[-1]
+        head = (int(last.height), bytes(last.hash))
+    seed_request = 0 if parts.seed_randomness is not None else view.seed_request
+    return RelayView(last_applied_nonce=view.last_applied_nonce + len(parts.events),
+                     l2_head=head, seed_request=seed_request,
+                     l1_confirmed_height=max(view.l1_confirmed_height,
+                                             parts.l1_confirmed_height))
+
+
+def describe(attested: Attested) -> str:
+    """One log line's worth: what an attested tx carries."""
+    parts = []
+    if attested.events:
+        parts.append(f"{len(attested.events)} L1 events (nonces {attested.events[0].nonce}.."
+                     f"{attested.events[-1].nonce})")
+    if attested.l2_headers:
+        parts.append(f"{len(attested.l2_headers)} L2 headers (heights "
+                     f"{attested.l2_headers[0].height}..{attested.l2_headers[-1].height})")
+    if attested.seed_randomness is not None:
+        parts.append(f"randomness of L1 block {attested.seed_randomness.l1_height}")
+    if attested.l1_confirmed_height:
+        parts.append(f"L1 confirmed height {attested.l1_confirmed_height}")
+    return ", ".join(parts) or "nothing"

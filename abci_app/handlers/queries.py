@@ -11,6 +11,7 @@ from abci_app.chain.query import parse_uint
 from abci_app.errors import (
     CODESPACE,
     AppError,
+    NotStartedError,
     QueryBadHeightError,
     QueryBadRequestError,
     QueryNotFoundError,
@@ -38,6 +39,8 @@ def answer_query(store: StateStore, req: pb.abci.RequestQuery) -> pb.abci.Respon
         return _answer_key(store, bytes(req.data), req.prove, height)
     if path.startswith("/app_hash/"):
         return _answer_app_hash(store, path.removeprefix("/app_hash/"), height)
+    if height == 0:  # the chain's records exist only once the first block is committed
+        return compute_error_response(NotStartedError(), height)
     result = chain.query(store.overlay(), path, bytes(req.data), height)
     response = pb.abci.ResponseQuery(
         code=result.code, log=result.log, key=result.key, value=result.value, height=height,

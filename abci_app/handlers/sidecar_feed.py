@@ -2,23 +2,26 @@
 
 ExtendVote runs on the one event loop that serves all four ABCI connections,
 under the app lock, so waiting there on the sidecar would stall CheckTx and
-queries too. Instead a background thread asks the sidecar for the events after
-the last applied L1 nonce of committed state, every `poll_interval_s` and right
-after each Commit, and swaps in the answer. ExtendVote reads that snapshot;
-`build_extension` keeps only the contiguous window it needs, so a stale
-snapshot means fewer events, never wrong ones. The client answers [] on any
-failure or timeout, so a dead or slow sidecar leaves the snapshot empty.
+queries too. Instead a background thread asks the sidecar, every
+`poll_interval_s` and right after each Commit, for what committed state needs:
+the events after the last applied L1 nonce, the L2 headers after the attested
+L2 height (none when no L2 is registered), and the randomness of the L1 block
+the chain's seed request names; it swaps in the answer. ExtendVote reads that
+snapshot; `build_extension` keeps only the contiguous, linked windows it needs,
+so a stale snapshot means less attested, never anything wrong. The client
+answers an empty Observation on any failure or timeout, so a dead or slow
+sidecar leaves the snapshot empty.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from typing import Protocol
 
-from abci_app import pb
+from abci_app.l1.client import Observation, ObservedQuery
 from abci_app.relay.params import RelayParams
+from abci_app.relay.types import RelayView
 
 log = logging.getLogger("seqset.sidecar.feed")
 
@@ -28,30 +31,25 @@ POLL_INTERVAL_S = 0.15
 class ObservedClient(Protocol):
     """SidecarClient's shape: never raises, gives up at its deadline."""
 
-    def observed(
-        self, after_nonce: int, max_events: int, max_bytes: int, timeout_s: float
-    ) -> list[pb.events.L1Event]: ...
+    def observe(self, query: ObservedQuery, timeout_s: float) -> Observation: ...
 
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class FeedQuery:
-    after_nonce: int
-    max_events: int
-    max_bytes: int
-
-
-def compute_feed_query(last_applied_nonce: int, params: RelayParams) -> FeedQuery:
-    """What to ask the sidecar once `last_applied_nonce` is committed.
+def compute_feed_query(view: RelayView, params: RelayParams) -> ObservedQuery:
+    """What to ask the sidecar once `view` is committed.
 
     The block being voted on may apply up to one extension's worth of events
-    (count and bytes) before our window starts, so ask for two windows: after
-    dropping those, a full extension remains.
+    (count and bytes) and of L2 headers before our windows start, so ask for
+    two windows of each: after dropping those, a full extension remains.
     """
-    return FeedQuery(after_nonce=last_applied_nonce,
-                     max_events=2 * params.max_events_per_extension,
-                     max_bytes=2 * params.max_extension_bytes)
+    l2_height = 0 if view.l2_head is None else view.l2_head[0]
+    max_headers = 0 if view.l2_head is None else 2 * params.max_l2_headers_per_extension
+    return ObservedQuery(after_nonce=view.last_applied_nonce,
+                         max_events=2 * params.max_events_per_extension,
+                         max_bytes=2 * params.max_extension_bytes,
+                         after_l2_height=l2_height, max_l2_headers=max_headers,
+                         randomness_l1_height=view.seed_request)
 
 
 class SidecarFeed:
@@ -69,20 +67,20 @@ class SidecarFeed:
         self.poll_interval_s = poll_interval_s
         # Held only to swap references, never across I/O: readers never wait on the sidecar.
         self._lock = threading.Lock()
-        self._events: tuple[pb.events.L1Event, ...] = ()
-        self._query: FeedQuery | None = None
+        self._observed = Observation()
+        self._query: ObservedQuery | None = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def get_observed(self) -> tuple[pb.events.L1Event, ...]:
-        """The sidecar's latest answer: contiguous events, possibly stale or empty."""
+    def get_observed(self) -> Observation:
+        """The sidecar's latest checked answer, possibly stale or empty."""
         with self._lock:
-            return self._events
+            return self._observed
 
-    def note_committed(self, last_applied_nonce: int, params: RelayParams) -> None:
-        """Points the next poll after `last_applied_nonce`, and wakes the poller if it moved."""
-        query = compute_feed_query(last_applied_nonce, params)
+    def note_committed(self, view: RelayView, params: RelayParams) -> None:
+        """Points the next poll after committed `view`, and wakes the poller if it moved."""
+        query = compute_feed_query(view, params)
         with self._lock:
             if query == self._query:
                 return
@@ -95,10 +93,9 @@ class SidecarFeed:
             query = self._query
         if query is None:
             return  # nothing committed yet: we don't know where to start
-        events = self.client.observed(query.after_nonce, query.max_events, query.max_bytes,
-                                      self.timeout_s)
+        observed = self.client.observe(query, self.timeout_s)
         with self._lock:
-            self._events = tuple(events)
+            self._observed = observed
 
     def start(self) -> None:
         if self._thread is not None:

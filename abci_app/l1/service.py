@@ -1,7 +1,9 @@
 """The sidecar's gRPC service `seqset.v1.Sidecar`: Observed and Status.
 
-Handlers only read the `ObservedLog` and a status snapshot; they never touch
-L1, so an answer takes microseconds whatever L1 is doing.
+Handlers only read memory (the `ObservedLog`, the L2 follower's headers, the
+randomness cache) and a status snapshot; they never touch L1 or L2, so an
+answer takes microseconds whatever either node is doing. A randomness or L2
+header not in memory yet is left out and fetched in the background.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 import grpc
 
 from abci_app import pb
-from abci_app.l1.view import ObservedLog
+from abci_app.l1.view import ObservedLog, RandomnessCache
+from abci_app.l2.follower import L2Follower
 
 log = logging.getLogger("seqset.sidecar.service")
 
@@ -46,22 +49,33 @@ def compute_unix_path(target: str) -> Path | None:
     return Path(target[len("unix://") :] if target.startswith("unix://") else target[5:])
 
 
-def build_observed_handler(view: ObservedLog) -> Callable[[Any, grpc.ServicerContext], Any]:
+def build_observed_handler(
+    view: ObservedLog, l2: L2Follower | None = None, randomness: RandomnessCache | None = None
+) -> Callable[[Any, grpc.ServicerContext], Any]:
     def observed(request: Any, context: grpc.ServicerContext) -> Any:
         batch = view.get_after(request.after_nonce, request.max_events, request.max_bytes)
-        return sidecar_pb.ObservedResponse(
+        response = sidecar_pb.ObservedResponse(
             events=batch.events, confirmed_l1_height=batch.confirmed_height,
             last_observed_nonce=batch.last_nonce)  # fmt: skip
+        if l2 is not None:
+            response.l2_headers.extend(
+                l2.get_headers_after(request.after_l2_height, request.max_l2_headers))
+        if randomness is not None:
+            found = randomness.get(request.randomness_l1_height, batch.confirmed_height)
+            if found is not None:
+                response.randomness.CopyFrom(found)
+        return response
 
     return observed
 
 
 def build_sidecar_handler(
-    view: ObservedLog, get_status: Callable[[], Any]
+    view: ObservedLog, get_status: Callable[[], Any], l2: L2Follower | None = None,
+    randomness: RandomnessCache | None = None,
 ) -> grpc.GenericRpcHandler:
     methods = {
         "Observed": grpc.unary_unary_rpc_method_handler(
-            build_observed_handler(view),
+            build_observed_handler(view, l2, randomness),
             request_deserializer=sidecar_pb.ObservedRequest.FromString,
             response_serializer=sidecar_pb.ObservedResponse.SerializeToString,
         ),
@@ -84,7 +98,8 @@ def remove_stale_socket(path: Path) -> None:
 
 
 def start_sidecar_server(
-    address: str, view: ObservedLog, get_status: Callable[[], Any]
+    address: str, view: ObservedLog, get_status: Callable[[], Any],
+    l2: L2Follower | None = None, randomness: RandomnessCache | None = None,
 ) -> tuple[grpc.Server, str]:
     """Starts the service; returns it and the bound target (the real port for `h:0`)."""
     target = compute_grpc_target(address)
@@ -94,7 +109,8 @@ def start_sidecar_server(
         remove_stale_socket(unix_path)
     options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=options)
-    server.add_generic_rpc_handlers((build_sidecar_handler(view, get_status),))
+    server.add_generic_rpc_handlers(
+        (build_sidecar_handler(view, get_status, l2, randomness),))
     try:
         port = server.add_insecure_port(target)
     except RuntimeError as exc:

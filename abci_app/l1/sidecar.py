@@ -1,10 +1,13 @@
-"""The sidecar process: a watcher loop that polls L1, and the gRPC service beside it.
+"""The sidecar process: a watcher loop that polls L1, an L2 follower, and the gRPC service.
 
 `run_sidecar(home, config)` blocks until SIGINT/SIGTERM (or `stop` is set).
 The watcher never crashes the process: L1 failures back off exponentially
 (capped) and log one line per failure kind; a bug is logged with its traceback
 and retried the same way; a reorg deeper than the finality stops the watcher,
-loudly, while the service goes on serving the confirmed events it has.
+loudly, while the service goes on serving the confirmed events it has. After
+each poll the watcher loop also fetches the confirmed L1 blocks' randomness
+that Observed was asked for. With `l2_rpc_url` set, a second thread follows
+the L2 node (abci_app/l2/follower.py) under the same failure policy.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ import time
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from abci_app.l1.cursor import LevelCursorStore
 from abci_app.l1.service import sidecar_pb, start_sidecar_server
 from abci_app.l1.source import JsonRpcSource, L1Error
-from abci_app.l1.view import ObservedLog
+from abci_app.l1.view import ObservedLog, RandomnessCache
 from abci_app.l1.watcher import FINALITY_MODES, Watcher, WatcherConfig, WatcherHaltedError
+from abci_app.l2.follower import L2Follower
+from abci_app.l2.source import L2JsonRpc
 from abci_app.node.config import ConfigError
 
 log = logging.getLogger("seqset.sidecar")
@@ -57,6 +62,12 @@ class SidecarConfig:
     max_backoff_s: float = 60.0
     # LevelDB folder for the cursor and confirmed events, relative to the home.
     db_dir: str = "data/sidecar.db"
+    # The L2 node's JSON-RPC endpoint (HTTP); "" = follow no L2 (no L2 headers reported).
+    l2_rpc_url: str = ""
+    # The expected L2 chain id; 0 = pin the first one the L2 node reports.
+    l2_chain_id: int = 0
+    # Seconds between L2 polls once caught up.
+    l2_poll_interval_s: float = 0.2
 
 
 def parse_sidecar_config(section: dict[str, Any]) -> SidecarConfig:
@@ -95,9 +106,11 @@ def validate_sidecar_config(config: SidecarConfig) -> SidecarConfig:
         raise ConfigError(f"[sidecar] finality must be one of {FINALITY_MODES}")
     if config.start_block < 1 or config.confirmations < 0 or config.max_range < 1:
         raise ConfigError("[sidecar] start_block >= 1, confirmations >= 0, max_range >= 1")
-    if config.chain_id < 0:
-        raise ConfigError("[sidecar] chain_id must be >= 0")
-    for name in ("poll_interval_s", "request_timeout_s", "max_backoff_s"):
+    if config.l2_rpc_url and not config.l2_rpc_url.startswith(("http://", "https://")):
+        raise ConfigError(f"[sidecar] l2_rpc_url must be http(s)://: {config.l2_rpc_url!r}")
+    if config.chain_id < 0 or config.l2_chain_id < 0:
+        raise ConfigError("[sidecar] chain_id and l2_chain_id must be >= 0")
+    for name in ("poll_interval_s", "request_timeout_s", "max_backoff_s", "l2_poll_interval_s"):
         if getattr(config, name) <= 0:
             raise ConfigError(f"[sidecar] {name} must be positive")
     return config
@@ -111,7 +124,8 @@ def compute_backoff_s(failures: int, base_s: float, cap_s: float) -> float:
 class LoopState:
     """What the watcher loop knows beyond the watcher: its failures, for Status and logs."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str = "L1") -> None:
+        self.what = what  # the node polled, for log lines
         self.failures = 0
         self.last_error = ""
         self._last_logged: dict[str, float] = {}
@@ -125,23 +139,40 @@ class LoopState:
             return
         self._last_logged[kind] = now
         log.log(logging.ERROR if traceback else logging.WARNING,
-                "L1 poll failed [%s]: %s (failure %d in a row; retrying in %.1fs)",
-                kind, message, self.failures, delay_s, exc_info=traceback)
+                "%s poll failed [%s]: %s (failure %d in a row; retrying in %.1fs)",
+                self.what, kind, message, self.failures, delay_s, exc_info=traceback)
 
     def record_success(self) -> None:
         if self.failures:
-            log.info("L1 polling recovered after %d failures", self.failures)
+            log.info("%s polling recovered after %d failures", self.what, self.failures)
         self.failures = 0
         self.last_error = ""
         self._last_logged.clear()
 
 
+class MixHashSource(Protocol):
+    def get_mix_hash(self, number: int) -> bytes | None: ...
+
+
+def fetch_randomness(source: MixHashSource, cache: RandomnessCache, confirmed: int) -> None:
+    """Fetches the wanted randomness of confirmed L1 blocks (by number: they are final to us)."""
+    for height in cache.get_wanted():
+        if height > confirmed:
+            continue
+        mix_hash = source.get_mix_hash(height)
+        if mix_hash is not None:
+            cache.put(height, mix_hash)
+
+
 def run_watcher(watcher: Watcher, state: LoopState, config: SidecarConfig,
-                stop: threading.Event) -> None:
+                stop: threading.Event, randomness: RandomnessCache | None = None,
+                mix_source: MixHashSource | None = None) -> None:
     """Polls until `stop` or a halt; never raises."""
     while not stop.is_set():
         try:
             result = watcher.poll_once()
+            if randomness is not None and mix_source is not None:
+                fetch_randomness(mix_source, randomness, watcher.cursor.confirmed_height)
         except WatcherHaltedError as exc:
             state.last_error = f"halted: {exc}"
             return
@@ -157,6 +188,38 @@ def run_watcher(watcher: Watcher, state: LoopState, config: SidecarConfig,
             state.record_success()
             delay = config.poll_interval_s if result.caught_up else 0.0
         stop.wait(delay)
+
+
+def run_l2_follower(follower: L2Follower, state: LoopState, config: SidecarConfig,
+                    stop: threading.Event) -> None:
+    """Follows the L2 node until `stop`; never raises."""
+    while not stop.is_set():
+        try:
+            caught_up = follower.poll_once()
+        except L1Error as exc:
+            delay = compute_backoff_s(state.failures + 1, config.l2_poll_interval_s,
+                                      config.max_backoff_s)
+            state.record_failure(exc.kind, str(exc), delay, traceback=False)
+        except Exception as exc:  # noqa: BLE001 - a bug: log, back off, retry
+            delay = compute_backoff_s(state.failures + 1, config.l2_poll_interval_s,
+                                      config.max_backoff_s)
+            state.record_failure(type(exc).__name__, str(exc), delay, traceback=True)
+        else:
+            state.record_success()
+            delay = config.l2_poll_interval_s if caught_up else 0.0
+        stop.wait(delay)
+
+
+def start_l2_follower(config: SidecarConfig, stop: threading.Event) -> L2Follower | None:
+    """The L2 follower and its thread, or None when no L2 is configured."""
+    if not config.l2_rpc_url:
+        return None
+    follower = L2Follower(L2JsonRpc(config.l2_rpc_url, config.request_timeout_s),
+                          chain_id=config.l2_chain_id)
+    thread = threading.Thread(target=run_l2_follower, name="l2-follower", daemon=True,
+                              args=(follower, LoopState("L2"), config, stop))
+    thread.start()
+    return follower
 
 
 def build_status(watcher: Watcher, view: ObservedLog, state: LoopState) -> Any:
@@ -192,19 +255,23 @@ def run_sidecar(home: str, config: SidecarConfig, stop: threading.Event | None =
     store = LevelCursorStore(db_path if db_path.is_absolute() else home_path / db_path)
     try:
         view = ObservedLog()
+        l1 = JsonRpcSource(config.l1_rpc_url, config.request_timeout_s)
         watcher = Watcher(
-            JsonRpcSource(config.l1_rpc_url, config.request_timeout_s), store,
+            l1, store,
             WatcherConfig(
                 contract_address=compute_contract_bytes(config.contract_address),
                 start_block=config.start_block, confirmations=config.confirmations,
                 finality=config.finality, max_range=config.max_range, chain_id=config.chain_id),
             view)  # fmt: skip
         state = LoopState()
+        randomness = RandomnessCache()
         address = config.listen_address or f"unix:{home_path.resolve() / SOCKET_NAME}"
-        server, _ = start_sidecar_server(address, view, lambda: build_status(watcher, view, state))
+        l2 = start_l2_follower(config, stop)
+        server, _ = start_sidecar_server(address, view, lambda: build_status(watcher, view, state),
+                                         l2, randomness)
         install_signal_handlers(stop)
         try:
-            run_watcher(watcher, state, config, stop)
+            run_watcher(watcher, state, config, stop, randomness, l1)
             stop.wait()  # a halted watcher still serves what it has
         finally:
             server.stop(grace=1.0).wait()

@@ -225,7 +225,6 @@ class JsonRpcSource:
             raise L1BadResponseError(f"eth_getLogs result is not a list: {result!r:.80}")
         return [parse_log(item) for item in result]
 
-
     def get_event_nonce(self, address: bytes, block_hash: bytes) -> int:
         call = {"to": "0x" + address.hex(), "data": "0x" + EVENT_NONCE_SELECTOR.hex()}
         at = {"blockHash": "0x" + block_hash.hex()}  # EIP-1898: exactly the block we scanned
@@ -234,6 +233,16 @@ class JsonRpcSource:
         if value >= 2**64:
             raise L1BadResponseError(f"eventNonce() returned {value}, not a uint64")
         return value
+
+    def get_mix_hash(self, number: int) -> bytes | None:
+        """Block `number`'s mixHash (its prevRandao since the Merge); None when not mined yet."""
+        value = self.call("eth_getBlockByNumber", [hex(number), False])
+        if value is None:
+            return None
+        block = parse_block(value, "block")
+        if block is None or block.number != number:
+            raise L1InconsistentError(f"asked for block {number}, got another block")
+        return parse_data(value.get("mixHash"), "block.mixHash", HASH_BYTES)
 
 
 def _parse_response(method: str, raw: bytes) -> Any:

@@ -13,6 +13,7 @@ from abci_app import pb
 
 SERVER_MAX_EVENTS = 1000  # per Observed answer, whatever the caller asks
 SERVER_MAX_BYTES = 2 * 1024 * 1024  # well below gRPC's 4 MiB message limit
+RANDOMNESS_CACHE_SIZE = 64  # L1 heights remembered (the chain asks for one at a time)
 
 
 @dataclass(frozen=True)
@@ -79,3 +80,40 @@ class ObservedLog:
         """(confirmed height, last confirmed nonce)."""
         with self._lock:
             return self._confirmed_height, len(self._events)
+
+
+class RandomnessCache:
+    """Confirmed L1 blocks' randomness, served from memory and fetched in the background.
+
+    `get` never touches L1: a height not cached yet is remembered as wanted
+    and the watcher loop fetches it (`get_wanted`, `put`). A height is served
+    only at or below the confirmed height, so the answer never changes.
+    """
+
+    def __init__(self, capacity: int = RANDOMNESS_CACHE_SIZE) -> None:
+        self._lock = threading.Lock()
+        self._capacity = capacity
+        self._mix_hashes: dict[int, bytes] = {}
+        self._wanted: set[int] = set()
+
+    def get(self, l1_height: int, confirmed_height: int) -> pb.l2.L1Randomness | None:
+        if l1_height <= 0 or l1_height > confirmed_height:
+            return None
+        with self._lock:
+            mix_hash = self._mix_hashes.get(l1_height)
+            if mix_hash is None:
+                if len(self._wanted) < self._capacity:
+                    self._wanted.add(l1_height)
+                return None
+        return pb.l2.L1Randomness(l1_height=l1_height, mix_hash=mix_hash)
+
+    def get_wanted(self) -> list[int]:
+        with self._lock:
+            return sorted(self._wanted)
+
+    def put(self, l1_height: int, mix_hash: bytes) -> None:
+        with self._lock:
+            self._wanted.discard(l1_height)
+            self._mix_hashes[l1_height] = mix_hash
+            while len(self._mix_hashes) > self._capacity:
+                del self._mix_hashes[min(self._mix_hashes)]

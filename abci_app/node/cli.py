@@ -150,6 +150,31 @@ def sidecar(home: Path, l1_rpc: str | None, contract: str | None) -> None:
     run_sidecar(str(home), config)
 
 
+@main.command()
+@home_option
+@click.option("--l2-rpc", default=None, help="Override [sequencer] l2_rpc_url.")
+@click.option("--node-rpc", default=None, help="Override [sequencer] node_rpc_url.")
+@friendly_errors
+def sequencer(home: Path, l2_rpc: str | None, node_rpc: str | None) -> None:
+    """Produce this validator's L2 blocks, only in its turn of the chain's schedule."""
+    import signal
+    import threading
+
+    from abci_app.l2.agent import run_sequencer
+    from abci_app.node.config import load_sequencer_config
+    from abci_app.node.home import read_signer_key
+    from abci_app.node.runner import setup_logging
+
+    config = load_sequencer_config(home, {"l2_rpc_url": l2_rpc, "node_rpc_url": node_rpc})
+    setup_logging(load_config(home).log_level)
+    address, _ = read_signer_key(home)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    run_sequencer(bytes.fromhex(address.removeprefix("0x")), config.l2_rpc_url,
+                  config.node_rpc_url, config.poll_interval_ms, stop)
+
+
 @main.group()
 def genesis() -> None:
     """Build genesis files."""

@@ -109,3 +109,34 @@ def read_toml_section(home: Path, section: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f"{path}: [{section}] must be a table")
     return value
+
+
+@dataclass(frozen=True)
+class SequencerConfig:
+    """[sequencer]: the agent (`seqset sequencer`) that produces this validator's L2 blocks."""
+
+    # The L2 node's JSON-RPC endpoint (in the localnet: anvil with --no-mining).
+    l2_rpc_url: str = "http://127.0.0.1:9545"
+    # This validator's CometBFT RPC, for abci_query and the /websocket NewBlock subscription.
+    node_rpc_url: str = "http://127.0.0.1:26657"
+    # Fallback poll when no NewBlock event arrives, in milliseconds.
+    poll_interval_ms: int = 100
+
+
+def load_sequencer_config(home: Path, overrides: dict[str, Any] | None = None
+                          ) -> SequencerConfig:
+    section = read_toml_section(home, "sequencer")
+    defaults = SequencerConfig()
+    known = {f.name for f in fields(SequencerConfig)}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"unknown keys in [sequencer]: {', '.join(unknown)}")
+    values = {k: _coerce(f"[sequencer] {k}", v, getattr(defaults, k))
+              for k, v in sorted(section.items())}
+    config = replace(defaults, **values, **{k: v for k, v in (overrides or {}).items() if v})
+    for name in ("l2_rpc_url", "node_rpc_url"):
+        if not getattr(config, name).startswith(("http://", "https://")):
+            raise ConfigError(f"[sequencer] {name} must be http(s)://: {getattr(config, name)!r}")
+    if config.poll_interval_ms <= 0:
+        raise ConfigError("[sequencer] poll_interval_ms must be positive")
+    return config

@@ -1,31 +1,38 @@
-"""The injected transaction that carries attested L1 events into a block.
+"""The injected transaction that carries what the votes attest into a block.
 
 The proposer of H puts it first: the pruned extended commit for H-1 plus the
-events more than 2/3 attested. ProcessProposal only has `proposed_last_commit`
+L1 events, L2 headers, seed randomness and L1 confirmed height that more than
+2/3 attested (see tally.tally_attested). ProcessProposal only has `proposed_last_commit`
 (no extensions), so every node checks the carried commit against it field by
-field, re-verifies each signature, and recomputes the events itself.
+field, re-verifies each signature, and recomputes the attested parts itself.
 """
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from abci_app import pb
 from abci_app.errors import InvalidAttestedTx
 from abci_app.l1events_schema import ATTESTED_TX_PREFIX
 from abci_app.relay.codec import AttestedEventsTx, decode_canonical, encode_message
-from abci_app.relay.extension import compute_event_entry_bytes
+from abci_app.relay.extension import compute_entry_bytes, compute_uint_entry_bytes
 from abci_app.relay.params import RelayParams
 from abci_app.relay.tally import (
     ExtendedCommitInfo,
     is_commit_matching_valset,
     is_vote_extension_valid,
-    tally_events,
+    tally_attested,
 )
+from abci_app.relay.types import Attested, RelayView
 from abci_app.server.framing import encode_uvarint
 from abci_app.valset import ValidatorEntry
 
 # Tag byte of AttestedEventsTx.extended_commit_info (field 1, length-delimited).
 _COMMIT_TAG_BYTES = 1
+
+
+def compute_bytes_entry_size(data: bytes) -> int:
+    """Bytes a length-delimited field of `data` adds (tag + length + data)."""
+    return _COMMIT_TAG_BYTES + len(encode_uvarint(len(data))) + len(data)
 
 
 def is_attested_tx(tx: bytes) -> bool:
@@ -44,31 +51,62 @@ def decode_attested_tx(tx: bytes) -> Any | None:
     return decode_canonical(AttestedEventsTx, tx[len(ATTESTED_TX_PREFIX):])
 
 
-def build_attested_tx(
-    pruned_commit: Any, events: Sequence[pb.events.L1Event], params: RelayParams
-) -> bytes | None:
-    """ATTESTED_TX_PREFIX + AttestedEventsTx, dropping trailing events to fit the cap.
+def compute_attested_fit(
+    commit: Any, attested: Attested, params: RelayParams
+) -> Attested | None:
+    """The part of `attested` a tx carrying `commit` can hold within max_attested_tx_bytes.
 
-    The commit is never cut: every node compares it with its own. Returns None
-    when there are no events, or when not even one event fits.
+    The commit is never cut: every node compares it with its own. The
+    randomness and L1 height come first (under 60 bytes), then L2 headers (the
+    L2 head drives the rotation), then events; trailing ones that do not fit
+    are dropped. None when the fitted part would be empty.
     """
-    commit_bytes = encode_message(pruned_commit)
-    size = (len(ATTESTED_TX_PREFIX) + _COMMIT_TAG_BYTES
-            + len(encode_uvarint(len(commit_bytes))) + len(commit_bytes))
-    count = 0
-    for event in events:
-        entry = compute_event_entry_bytes(event)  # field 2 also has a one-byte tag
-        if size + entry > params.max_attested_tx_bytes:
-            break
-        size += entry
-        count += 1
-    if count == 0:
+    size = len(ATTESTED_TX_PREFIX) + compute_bytes_entry_size(encode_message(commit))
+    size += compute_uint_entry_bytes(attested.l1_confirmed_height)
+    if attested.seed_randomness is not None:
+        size += compute_entry_bytes(attested.seed_randomness)
+    if size > params.max_attested_tx_bytes:
         return None
-    body = AttestedEventsTx(extended_commit_info=commit_bytes, events=list(events[:count]))
+    header_count, size = _count_fitting(attested.l2_headers, size, params.max_attested_tx_bytes)
+    event_count, size = _count_fitting(attested.events, size, params.max_attested_tx_bytes)
+    fitted = replace(attested, events=attested.events[:event_count],
+                     l2_headers=attested.l2_headers[:header_count])
+    return None if fitted.is_empty() else fitted
+
+
+def _count_fitting(items: Sequence[Any], size: int, cap: int) -> tuple[int, int]:
+    """How many leading `items` fit after `size` bytes within `cap`, and the new size."""
+    for count, item in enumerate(items):
+        entry = compute_entry_bytes(item)
+        if size + entry > cap:
+            return count, size
+        size += entry
+    return len(items), size
+
+
+def build_attested_tx(
+    pruned_commit: Any, attested: Attested, params: RelayParams
+) -> bytes | None:
+    """ATTESTED_TX_PREFIX + AttestedEventsTx carrying what fits (compute_attested_fit), or None."""
+    fitted = compute_attested_fit(pruned_commit, attested, params)
+    if fitted is None:
+        return None
+    body = AttestedEventsTx(extended_commit_info=encode_message(pruned_commit),
+                            events=list(fitted.events), l2_headers=list(fitted.l2_headers),
+                            l1_confirmed_height=fitted.l1_confirmed_height)
+    if fitted.seed_randomness is not None:
+        body.seed_randomness.CopyFrom(fitted.seed_randomness)
     return ATTESTED_TX_PREFIX + encode_message(body)
 
 
-def _decode(tx: bytes, params: RelayParams) -> tuple[Any, list[pb.events.L1Event]]:
+def decode_attested_parts(body: Any) -> Attested:
+    """The attested parts an AttestedEventsTx claims (unverified)."""
+    seed = body.seed_randomness if body.HasField("seed_randomness") else None
+    return Attested(events=tuple(body.events), l2_headers=tuple(body.l2_headers),
+                    seed_randomness=seed, l1_confirmed_height=int(body.l1_confirmed_height))
+
+
+def _decode(tx: bytes, params: RelayParams) -> tuple[Any, Attested]:
     # Verify size and envelope before parsing
     if len(tx) > params.max_attested_tx_bytes:
         raise InvalidAttestedTx(f"{len(tx)} bytes exceeds max_attested_tx_bytes "
@@ -79,7 +117,7 @@ def _decode(tx: bytes, params: RelayParams) -> tuple[Any, list[pb.events.L1Event
     commit = decode_canonical(ExtendedCommitInfo, bytes(body.extended_commit_info))
     if commit is None:
         raise InvalidAttestedTx("extended_commit_info is not a canonical ExtendedCommitInfo")
-    return commit, list(body.events)
+    return commit, decode_attested_parts(body)
 
 
 def _verify_against_proposed(commit: Any, proposed: Any) -> None:
@@ -113,32 +151,45 @@ def _verify_extensions(
             raise InvalidAttestedTx(f"vote {index}: invalid extension or extension signature")
 
 
-def _verify_events(
-    claimed: list[pb.events.L1Event], attested: list[pb.events.L1Event]
-) -> None:
-    """The claimed events are a non-empty prefix of what the votes attest, byte for byte."""
-    if not claimed:
-        raise InvalidAttestedTx("no events: an empty attested-events tx is not allowed")
+def _verify_prefix(part: str, claimed: Sequence[Any], attested: Sequence[Any]) -> None:
+    """The claimed items are a prefix of what the votes attest, byte for byte."""
     if len(claimed) > len(attested):
-        raise InvalidAttestedTx(f"{len(claimed)} events claimed, only {len(attested)} attested")
-    for index, (event, expected) in enumerate(zip(claimed, attested, strict=False)):
-        if encode_message(event) != encode_message(expected):
-            raise InvalidAttestedTx(f"event {index} (nonce {event.nonce}) is not the attested "
-                                    f"event at nonce {expected.nonce}")
+        raise InvalidAttestedTx(f"{len(claimed)} {part} claimed, only {len(attested)} attested")
+    for index, (item, expected) in enumerate(zip(claimed, attested, strict=False)):
+        if encode_message(item) != encode_message(expected):
+            raise InvalidAttestedTx(f"{part} #{index} is not the attested one")
+
+
+def _verify_parts(claimed: Attested, attested: Attested) -> None:
+    """Events and headers a prefix, randomness equal or absent, L1 height equal or 0."""
+    if claimed.is_empty():
+        raise InvalidAttestedTx("nothing attested: an empty attested-events tx is not allowed")
+    _verify_prefix("events", claimed.events, attested.events)
+    _verify_prefix("L2 headers", claimed.l2_headers, attested.l2_headers)
+    if claimed.seed_randomness is not None and (
+            attested.seed_randomness is None or encode_message(claimed.seed_randomness)
+            != encode_message(attested.seed_randomness)):
+        raise InvalidAttestedTx(f"seed randomness for L1 height "
+                                f"{claimed.seed_randomness.l1_height} is not attested")
+    if claimed.l1_confirmed_height not in (0, attested.l1_confirmed_height):
+        raise InvalidAttestedTx(f"l1_confirmed_height {claimed.l1_confirmed_height} != attested "
+                                f"{attested.l1_confirmed_height}")
 
 
 def verify_attested_tx(
     tx: bytes, proposed_last_commit: Any, valset: Sequence[ValidatorEntry], height: int,
-    chain_id: str, last_applied_nonce: int, params: RelayParams,
-) -> list[pb.events.L1Event]:
-    """The events `tx` may apply at `height`, or InvalidAttestedTx naming the first problem.
+    chain_id: str, view: RelayView, params: RelayParams,
+) -> Attested:
+    """What `tx` may apply at `height`, or InvalidAttestedTx naming the first problem.
 
-    `valset` is our stored set for height - 1. Checks, in order: size and
-    canonical encoding; the commit against proposed_last_commit (round, count,
-    addresses, powers, flags, order); the commit against `valset` (each member
-    exactly once, our power); every extension signature and form; the events
-    against our own tally. Any other exception is a bug and propagates: the
-    caller's policy decides (ProcessProposal rejects, FinalizeBlock halts).
+    `valset` is our stored set for height - 1; `view` is committed state.
+    Checks, in order: size and canonical encoding; the commit against
+    proposed_last_commit (round, count, addresses, powers, flags, order); the
+    commit against `valset` (each member exactly once, our power); every
+    extension signature and form; the claimed parts against our own tally of
+    the carried commit (_verify_parts). Any other exception is a bug and
+    propagates: the caller's policy decides (ProcessProposal rejects,
+    FinalizeBlock halts).
     """
     commit, claimed = _decode(tx, params)
     # Verify the commit is CometBFT's, then that it is the set we stored
@@ -146,10 +197,9 @@ def verify_attested_tx(
     if not is_commit_matching_valset(list(commit.votes), valset):
         raise InvalidAttestedTx("votes do not match the stored validator set for "
                                 f"height {height - 1} (omitted, duplicated or wrong power)")
-    # Verify every extension, then recompute the events from them
+    # Verify every extension, then recompute what they attest
     _verify_extensions(commit, valset, height - 1, chain_id, params)
-    attested = tally_events(commit, valset, last_applied_nonce, params)
-    _verify_events(claimed, attested)
+    _verify_parts(claimed, tally_attested(commit, valset, view, params))
     return claimed
 
 
@@ -157,6 +207,8 @@ __all__ = [
     "ATTESTED_TX_PREFIX",
     "InvalidAttestedTx",
     "build_attested_tx",
+    "compute_attested_fit",
+    "decode_attested_parts",
     "decode_attested_tx",
     "find_misplaced_attested_tx",
     "is_attested_tx",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from abci_app.chain.params import (
     COMETBFT_MAX_BLOCK_BYTES,
     Params,
+    validate_param,
     validate_relay_params,
 )
 
@@ -20,10 +21,12 @@ class RelayParams:
     max_events_per_extension: int = Params.max_events_per_extension
     max_extension_bytes: int = Params.max_extension_bytes
     max_attested_tx_bytes: int = Params.max_attested_tx_bytes
+    max_l2_headers_per_extension: int = Params.max_l2_headers_per_extension
 
     def __post_init__(self) -> None:
         validate_relay_params(
             self.max_events_per_extension, self.max_extension_bytes, self.max_attested_tx_bytes)
+        validate_param("max_l2_headers_per_extension", self.max_l2_headers_per_extension)
 
 
 __all__ = [

@@ -1,13 +1,17 @@
-"""Counting attestations: which L1 events hold more than 2/3 of the power.
+"""Counting attestations: what more than 2/3 of the power carried identically.
 
 Votes for height H-1 reach the proposer of H in `local_last_commit`. Late
 precommits never went through VerifyVoteExtension (cometbft #2361), so the
 proposer re-checks every extension and clears the bad ones before counting.
 Power always comes from our stored validator set for H-1, never from the
 commit (cosmos-sdk #19550), and each validator counts once (#18893).
+
+One keyed-window tally serves L1 events (keyed by nonce) and L2 headers (keyed
+by height, with a link check): from the first key on, the item that > 2/3
+carry byte for byte is accepted, stopping at the first key without one.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from abci_app import pb
@@ -15,10 +19,16 @@ from abci_app.relay.codec import encode_message
 from abci_app.relay.extension import decode_extension
 from abci_app.relay.params import RelayParams
 from abci_app.relay.signbytes import verify_extension_signature
+from abci_app.relay.types import Attested, ExtensionData, RelayView
 from abci_app.valset import ValidatorEntry
 
 BLOCK_ID_FLAG_COMMIT = pb.validator.BLOCK_ID_FLAG_COMMIT
 ExtendedCommitInfo = pb.abci.ExtendedCommitInfo
+
+# (power, first key, the encoded items at first, first + 1, ...) of one extension.
+Window = tuple[int, int, list[bytes]]
+# Whether an item may follow the previously accepted one (None: it is the first).
+LinkCheck = Callable[[bytes | None, bytes], bool]
 
 
 def compute_total_power(valset: Sequence[ValidatorEntry]) -> int:
@@ -91,87 +101,195 @@ def prune_extended_commit(
     return pruned
 
 
-def _collect_windows(
+def compute_keyed_tally(
+    windows: Sequence[Window], first_key: int, total_power: int, limit: int,
+    links: LinkCheck | None = None,
+) -> list[bytes]:
+    """The items from `first_key` on that more than 2/3 carry, at most `limit`.
+
+    Stops at the first key without a supermajority, or whose winner fails `links`.
+    """
+    accepted: list[bytes] = []
+    key = first_key
+    while len(accepted) < limit:
+        # Insertion-ordered dict: deterministic, and at most one entry can pass 2/3.
+        support: dict[bytes, int] = {}
+        for power, first, items in windows:
+            index = key - first
+            if 0 <= index < len(items):
+                support[items[index]] = support.get(items[index], 0) + power
+        winner = next((item for item, power in support.items()
+                       if is_supermajority(power, total_power)), None)
+        if winner is None:
+            break
+        if links is not None and not links(accepted[-1] if accepted else None, winner):
+            break
+        accepted.append(winner)
+        key += 1
+    return accepted
+
+
+def compute_l1_confirmed_height(reports: Sequence[tuple[int, int]], total_power: int) -> int:
+    """The largest h such that holders of > 2/3 of the power report >= h (0 if none).
+
+    `reports` are (height, power); a validator with no extension reports 0 and
+    is simply left out (its power still counts in `total_power`).
+    """
+    running = 0
+    for height, power in sorted(reports, key=lambda report: -report[0]):
+        running += power
+        if is_supermajority(running, total_power):
+            return height
+    return 0
+
+
+def _collect_extensions(
     commit: Any, power_by_address: dict[bytes, int], params: RelayParams
-) -> list[tuple[int, int, list[bytes]]]:
-    """(power, first nonce, encoded events) for each commit vote with a usable extension."""
-    windows: list[tuple[int, int, list[bytes]]] = []
+) -> list[tuple[int, ExtensionData]]:
+    """(power, content) for each commit vote with a well-formed, non-empty extension."""
+    collected: list[tuple[int, ExtensionData]] = []
     for vote in commit.votes:
         if vote.block_id_flag != BLOCK_ID_FLAG_COMMIT or not vote.vote_extension:
             continue
-        events = decode_extension(bytes(vote.vote_extension), params)
-        if not events:
-            continue
-        power = power_by_address[bytes(vote.validator.address)]
-        windows.append((power, int(events[0].nonce), [encode_message(e) for e in events]))
-    return windows
+        data = decode_extension(bytes(vote.vote_extension), params)
+        if data is not None:
+            collected.append((power_by_address[bytes(vote.validator.address)], data))
+    return collected
+
+
+def _make_header_link(head_hash: bytes) -> LinkCheck:
+    def links(previous: bytes | None, item: bytes) -> bool:
+        parent = head_hash if previous is None else bytes(pb.l2.L2Header.FromString(previous).hash)
+        return bytes(pb.l2.L2Header.FromString(item).parent_hash) == parent
+    return links
+
+
+def _tally_randomness(
+    extensions: Sequence[tuple[int, ExtensionData]], seed_request: int, total_power: int
+) -> pb.l2.L1Randomness | None:
+    if seed_request <= 0:
+        return None
+    support: dict[bytes, int] = {}
+    for power, data in extensions:
+        seed = data.seed_randomness
+        if seed is not None and int(seed.l1_height) == seed_request:
+            encoded = encode_message(seed)
+            support[encoded] = support.get(encoded, 0) + power
+    winner = next((item for item, power in support.items()
+                   if is_supermajority(power, total_power)), None)
+    return None if winner is None else pb.l2.L1Randomness.FromString(winner)
+
+
+def tally_attested(
+    commit: Any, valset: Sequence[ValidatorEntry], view: RelayView, params: RelayParams
+) -> Attested:
+    """Everything more than 2/3 of `valset`'s power attest in `commit`, given `view`.
+
+    Events from view.last_applied_nonce + 1; headers from the L2 head + 1, the
+    first linking to the head's hash and each next to the previous (none when
+    no L2 is registered); randomness for view.seed_request only; the L1 height
+    only when above view.l1_confirmed_height. Trusts the extension signatures:
+    callers prune (proposer) or verify (everyone else) first. A commit whose
+    validators or powers differ from `valset` attests nothing.
+    """
+    total_power = compute_total_power(valset)
+    if not is_commit_matching_valset(list(commit.votes), valset) or total_power <= 0:
+        return Attested()
+    power_by_address = {entry.address: entry.power for entry in valset}
+    extensions = _collect_extensions(commit, power_by_address, params)
+    event_windows = [(power, int(data.events[0].nonce), [encode_message(e) for e in data.events])
+                     for power, data in extensions if data.events]
+    events = compute_keyed_tally(event_windows, view.last_applied_nonce + 1, total_power,
+                                 params.max_events_per_extension)
+    headers: list[bytes] = []
+    if view.l2_head is not None:
+        header_windows = [(power, int(data.l2_headers[0].height),
+                           [encode_message(h) for h in data.l2_headers])
+                          for power, data in extensions if data.l2_headers]
+        headers = compute_keyed_tally(header_windows, view.l2_head[0] + 1, total_power,
+                                      params.max_l2_headers_per_extension,
+                                      _make_header_link(view.l2_head[1]))
+    height = compute_l1_confirmed_height(
+        [(data.l1_confirmed_height, power) for power, data in extensions], total_power)
+    return Attested(
+        events=tuple(pb.events.L1Event.FromString(e) for e in events),
+        l2_headers=tuple(pb.l2.L2Header.FromString(h) for h in headers),
+        seed_randomness=_tally_randomness(extensions, view.seed_request, total_power),
+        l1_confirmed_height=height if height > view.l1_confirmed_height else 0,
+    )
 
 
 def tally_events(
     commit: Any, valset: Sequence[ValidatorEntry], last_applied_nonce: int,
     params: RelayParams,
 ) -> list[pb.events.L1Event]:
-    """The events from last_applied_nonce + 1 on that more than 2/3 attest byte for byte.
+    """The events alone that tally_attested accepts after `last_applied_nonce`."""
+    view = RelayView(last_applied_nonce=last_applied_nonce)
+    return list(tally_attested(commit, valset, view, params).events)
 
-    Stops at the first nonce without a supermajority, and after
-    max_events_per_extension events. Trusts the extension signatures: callers
-    prune (proposer) or verify (everyone else) first. A commit whose
-    validators or powers differ from `valset` attests nothing.
-    """
-    if not is_commit_matching_valset(list(commit.votes), valset):
-        return []
-    total_power = compute_total_power(valset)
-    if total_power <= 0:
-        return []
-    power_by_address = {entry.address: entry.power for entry in valset}
-    windows = _collect_windows(commit, power_by_address, params)
-    accepted: list[pb.events.L1Event] = []
-    nonce = last_applied_nonce + 1
-    while len(accepted) < params.max_events_per_extension:
-        # Insertion-ordered dict: deterministic, and at most one entry can pass 2/3.
-        support: dict[bytes, int] = {}
-        for power, first, encoded in windows:
-            index = nonce - first
-            if 0 <= index < len(encoded):
-                support[encoded[index]] = support.get(encoded[index], 0) + power
-        winner = next((event for event, power in support.items()
-                       if is_supermajority(power, total_power)), None)
-        if winner is None:
-            break
-        accepted.append(pb.events.L1Event.FromString(winner))
-        nonce += 1
-    return accepted
+
+# (part, key, encoded item): one thing an injected tx attests.
+_Item = tuple[str, int, bytes]
+
+
+def _compute_needed_items(attested: Attested) -> list[_Item]:
+    """Each thing the injected tx attests; the L1 height needs reports of at least it."""
+    needed = [("event", int(e.nonce), encode_message(e)) for e in attested.events]
+    needed += [("header", int(h.height), encode_message(h)) for h in attested.l2_headers]
+    if attested.seed_randomness is not None:
+        seed = attested.seed_randomness
+        needed.append(("seed", int(seed.l1_height), encode_message(seed)))
+    if attested.l1_confirmed_height > 0:
+        needed.append(("l1", attested.l1_confirmed_height, b""))
+    return needed
+
+
+def _compute_carried_items(data: ExtensionData | None, l1_height: int) -> set[_Item]:
+    if data is None:
+        return set()
+    carried = {("event", int(e.nonce), encode_message(e)) for e in data.events}
+    carried |= {("header", int(h.height), encode_message(h)) for h in data.l2_headers}
+    if data.seed_randomness is not None:
+        seed = data.seed_randomness
+        carried.add(("seed", int(seed.l1_height), encode_message(seed)))
+    if l1_height > 0 and data.l1_confirmed_height >= l1_height:
+        carried.add(("l1", l1_height, b""))
+    return carried
 
 
 def compute_supporting_commit(
-    commit: Any, valset: Sequence[ValidatorEntry], events: Sequence[pb.events.L1Event],
-    params: RelayParams,
+    commit: Any, valset: Sequence[ValidatorEntry], attested: Attested, params: RelayParams,
 ) -> Any | None:
-    """`commit` keeping only the extensions needed to attest `events`, or None.
+    """`commit` keeping only the extensions needed to attest `attested`, or None.
 
     With many validators the full extended commit may not fit in the injected
-    tx. Every event in `events` stays above 2/3 if we keep the extensions that
-    carry all of them byte for byte, taken by (power desc, address asc) until
-    their power passes 2/3; the other extensions are cleared, which is the
-    same form pruning leaves and which verification counts as no vote.
+    tx. Votes are taken by (power desc, address asc); a vote is kept when it
+    carries, byte for byte, an event, header or randomness (or reports at least
+    the L1 height) whose kept support is not yet above 2/3; it stops once every
+    item is. The other extensions are cleared, the form pruning leaves and
+    verification counts as no vote. Callers re-tally the result: the L1 height
+    is recomputed from the kept reports (it cannot fall below the one asked for).
     """
-    wanted = [encode_message(e) for e in events]
+    needed = _compute_needed_items(attested)
     power = {entry.address: entry.power for entry in valset}
-    supporters = []
+    total = compute_total_power(valset)
+    carried: dict[bytes, set[_Item]] = {}
     for vote in commit.votes:
-        carried = decode_extension(bytes(vote.vote_extension), params) or []
-        by_nonce = {int(e.nonce): encode_message(e) for e in carried}
-        if all(by_nonce.get(int(e.nonce)) == w for e, w in zip(events, wanted, strict=True)):
-            address = bytes(vote.validator.address)
-            supporters.append((-power.get(address, 0), address))
+        data = decode_extension(bytes(vote.vote_extension), params)
+        carried[bytes(vote.validator.address)] = _compute_carried_items(
+            data, attested.l1_confirmed_height)
+    support = {item: 0 for item in needed}
     kept: set[bytes] = set()
-    total, running = compute_total_power(valset), 0
-    for negative_power, address in sorted(supporters):
-        if is_supermajority(running, total):
+    for address in sorted(carried, key=lambda a: (-power.get(a, 0), a)):
+        missing = [item for item in needed if not is_supermajority(support[item], total)]
+        if not missing:
             break
-        kept.add(address)
-        running -= negative_power
-    if not is_supermajority(running, total):
+        if any(item in carried[address] for item in missing):
+            kept.add(address)
+            for item in needed:
+                if item in carried[address]:
+                    support[item] += power.get(address, 0)
+    if not all(is_supermajority(support[item], total) for item in needed):
         return None
     smaller = ExtendedCommitInfo()
     smaller.CopyFrom(commit)

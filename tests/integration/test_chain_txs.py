@@ -8,6 +8,7 @@ by CometBFT's duplicate cache.
 """
 
 import base64
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,9 @@ from typing import Any
 import grpc
 import pytest
 from coincurve import PrivateKey
+from nacl.signing import SigningKey
 
+from abci_app import chain
 from abci_app.chain import keys
 from abci_app.chain.messages import query
 from abci_app.chain.messages import tx as tx_pb
@@ -27,29 +30,43 @@ from abci_app.errors import (
     BadNonceError,
     BadSignatureError,
     JailPeriodNotOverError,
-    NotActiveError,
-    StaleL2ProgressError,
+    NotJailedError,
+    QueryNotFoundError,
     UnauthorizedSignerError,
+    UnknownMessageError,
 )
 from abci_app.handlers.query_service import QueryStub
-from abci_app.node.home import read_signer_key, set_toml_value
+from abci_app.node.home import read_signer_key, sequencer_entry, set_toml_value
 from abci_app.store.proof import verify_proof
 
 SEQUENCER_ID = 1
-L2_BLOCK_HASH = bytes(range(32))
+# A second genesis sequencer, jailed until JAIL_S after the test starts, whose signer is
+# the node's signer key: the node can send its Unjail. Its 1 ETH is 1 power beside the
+# node's 1000, so it never matters to consensus once back in the set.
+JAILED_ID = 2
+JAIL_S = 8
 
 
 # --- helpers ------------------------------------------------------------------------------
 
 
+def jailed_sequencer(signer: str) -> dict[str, Any]:
+    pub_key = bytes(SigningKey(b"\x02" * 32).verify_key)
+    entry = sequencer_entry(JAILED_ID, signer, pub_key, 10**18)
+    return {**entry, "status": "jailed", "jailed_until_ns": time.time_ns() + JAIL_S * 10**9}
+
+
 def start_net(base: Path, cometbft: str, params: dict[str, Any] | None = None
               ) -> tuple[Localnet, Any]:
-    """One validator with the gRPC query service on; returns (net, Query stub)."""
+    """One validator with the gRPC query service on, and a jailed second sequencer
+    sharing its signer; returns (net, Query stub)."""
     (grpc_port,) = free_ports(1)
     address = f"127.0.0.1:{grpc_port}"
     net = Localnet(base, 1, block_time_ms=200, cometbft=cometbft,
                    app_overrides={"query_grpc_address": f"tcp://{address}"})
-    net.init(params=params)
+    sequencers = net.init_homes()
+    sequencers.append(jailed_sequencer(sequencers[0]["signer"]))
+    net.write_genesis(chain.make_genesis_app_state(sequencers, params))
     config = net.nodes[0].home / "config" / "config.toml"
     config.write_text(set_toml_value(config.read_text(), "mempool", "cache_size", "0"))
     net.start()
@@ -75,18 +92,21 @@ def make_net(tmp_path: Path, cometbft_binary: str
 
 
 def sign_body(node: LocalNode, nonce: int, private_key: bytes | None = None, **msg: Any) -> bytes:
-    """A SignedTx carrying one message (unjail=... or l2_progress=...)."""
+    """A SignedTx carrying one message (unjail=...)."""
     body = tx_pb.TxBody(chain_id=chain_id_of(node), nonce=nonce, **msg)
     return sign_tx(body, private_key if private_key is not None else signer_of(node)[1])
 
 
-def l2_progress(l2_height: int) -> dict[str, Any]:
-    return {"l2_progress": tx_pb.L2Progress(sequencer_id=SEQUENCER_ID, l2_height=l2_height,
-                                            l2_block_hash=L2_BLOCK_HASH)}
+def sign_removed_l2_progress(node: LocalNode, nonce: int) -> bytes:
+    """A tx whose TxBody carries field 11, the removed L2Progress message."""
+    body = tx_pb.TxBody(chain_id=chain_id_of(node), nonce=nonce).SerializeToString()
+    old_msg = b"\x08\x01\x10\x07\x1a\x20" + bytes(range(32))
+    raw = tx_pb.TxBody.FromString(body + b"\x5a" + bytes([len(old_msg)]) + old_msg)
+    return sign_tx(raw, signer_of(node)[1])
 
 
-def unjail() -> dict[str, Any]:
-    return {"unjail": tx_pb.Unjail(sequencer_id=SEQUENCER_ID)}
+def unjail(sequencer_id: int = JAILED_ID) -> dict[str, Any]:
+    return {"unjail": tx_pb.Unjail(sequencer_id=sequencer_id)}
 
 
 def chain_id_of(node: LocalNode) -> str:
@@ -146,8 +166,8 @@ def compute_rfc3339_ns(text: str) -> int:
     return seconds * 1_000_000_000 + int((rest or "0").ljust(9, "0")[:9])
 
 
-def get_sequencer(node: LocalNode) -> Any:
-    _, value = abci_value(node, f"/sequencer/{SEQUENCER_ID}")
+def get_sequencer(node: LocalNode, sequencer_id: int = JAILED_ID) -> Any:
+    _, value = abci_value(node, f"/sequencer/{sequencer_id}")
     return query.QuerySequencerResponse.FromString(value).sequencer
 
 
@@ -161,10 +181,10 @@ def get_account_nonce(node: LocalNode, address: bytes) -> int:
     return int(query.QueryAccountResponse.FromString(value).account.nonce)
 
 
-# --- L2Progress, bad signatures, replay ----------------------------------------------------
+# --- rejections: bad signatures, unknown or removed messages, message rules -------------
 
 
-def test_l2_progress_is_applied_and_bad_signature_and_replay_are_rejected(
+def test_bad_signature_unknown_message_and_message_rules_are_rejected(
     make_net: Callable[..., tuple[Localnet, Any]],
 ) -> None:
     net, stub = make_net()
@@ -173,95 +193,68 @@ def test_l2_progress_is_applied_and_bad_signature_and_replay_are_rejected(
     epoch = get_epoch(node)
     assert (epoch.producer_id, epoch.first_l2_height, epoch.last_l2_height_reported) == \
         (SEQUENCER_ID, 1, 0)
-
     # Before: the signer's account does not exist, and a proof says so.
     before, _ = abci_value(node, "/key", prove=True, data=keys.account_key(address))
     assert verify_proof(app_hash_after(node, int(before["height"])),
                         keys.account_key(address), None, proof_of(before))
 
-    progress = sign_body(node, 0, **l2_progress(7))
-    assert check_tx_code(node, compute_high_s_twin(progress)) == BadSignatureError.code
-    forged = sign_body(node, 0, PrivateKey().secret, **l2_progress(7))
+    release = sign_body(node, 0, **unjail())
+    assert check_tx_code(node, compute_high_s_twin(release)) == BadSignatureError.code
+    forged = sign_body(node, 0, PrivateKey().secret, **unjail())
     assert check_tx_code(node, forged) == UnauthorizedSignerError.code
+    # L2Progress went away (issue 13): TxBody field 11 is no message this version knows.
+    assert check_tx_code(node, sign_removed_l2_progress(node, 0)) == UnknownMessageError.code
+    assert check_tx_code(node, sign_body(node, 0)) == UnknownMessageError.code
+    assert check_tx_code(node, sign_body(node, 0, **unjail(SEQUENCER_ID))) == \
+        NotJailedError.code
+    assert check_tx_code(node, release) == JailPeriodNotOverError.code
     assert get_account_nonce(node, address) == 0
-
-    included = deliver(node, progress)
-    height = int(included["height"])
-    assert int(included["tx_result"].get("code", 0)) == 0
-    event_types = [e["type"] for e in included["tx_result"]["events"]]
-    assert "l2_progress" in event_types
-
-    # The same signed bytes again: the app's nonce rule rejects them.
-    assert check_tx_code(node, progress) == BadNonceError.code
-    # A fresh nonce but an L2 height already reported is stale.
-    assert check_tx_code(node, sign_body(node, 1, **l2_progress(7))) == StaleL2ProgressError.code
-
-    # The block holding the progress changed the app hash.
-    assert app_hash_after(node, height) != app_hash_after(node, height - 1)
-
-    # abci_query: the progress, the consumed nonce (with a proof), the schedule.
-    epoch = get_epoch(node)
-    assert (epoch.last_l2_height_reported, epoch.producer_id) == (7, SEQUENCER_ID)
-    after, value = abci_value(node, f"/account/0x{address.hex()}", prove=True)
-    account = query.QueryAccountResponse.FromString(value).account
-    assert account.nonce == 1
-    assert verify_proof(app_hash_after(node, int(after["height"])), keys.account_key(address),
-                        account.SerializeToString(deterministic=True), proof_of(after))
-    _, value = abci_value(node, "/sequencer_at/7")
-    assert query.QuerySequencerAtResponse.FromString(value).sequencer_id == SEQUENCER_ID
-
-    # gRPC: the same answers.
-    grpc_epoch = stub.Epoch(query.QueryEpochRequest(), timeout=5)
-    assert (grpc_epoch.last_l2_height_reported, grpc_epoch.producer_id) == (7, SEQUENCER_ID)
-    assert stub.Account(query.QueryAccountRequest(address=address), timeout=5).account.nonce == 1
-    schedule = stub.Schedule(query.QueryScheduleRequest(), timeout=5)
-    assert [(p.sequencer_id, p.l2_blocks) for p in schedule.current.produced] == \
-        [(SEQUENCER_ID, 7)]
+    assert stub.Account(query.QueryAccountRequest(address=address), timeout=5).account.nonce == 0
+    # No L2 registered: a plain validator set, no attested head.
+    assert int(node.abci_query("/l2/head").get("code", 0)) == QueryNotFoundError.code
 
 
-# --- jail by missed production, then Unjail -----------------------------------------------
-
-# Two missed productions of 3 s each jail the only sequencer for 3 s. After Unjail it
-# has 2 * 3 s of block time before the next jail: ample time to read the state back.
-JAIL_PARAMS = {"rotation_timeout_s": 3, "max_missed_productions": 2,
-               "missed_production_jail_s": 3}
+# --- a jailed sequencer, Unjail before and after its jail time, replay ---------------------
 
 
-def test_silent_sequencer_is_jailed_and_unjail_is_accepted_only_after_jail_time(
+def test_unjail_is_accepted_only_after_jail_time_and_its_replay_is_rejected(
     make_net: Callable[..., tuple[Localnet, Any]],
 ) -> None:
-    net, stub = make_net(JAIL_PARAMS)
+    net, stub = make_net()
     node = net.nodes[0]
     address, _ = signer_of(node)
-    jailed = wait_until("the silent sequencer to be jailed for missed production",
-                        lambda: (s := get_sequencer(node)).status == JAILED and s, 20)
-
-    # Before jailed_until: Unjail (code 21) and L2Progress (code 24) are rejected.
+    jailed = get_sequencer(node)
+    assert jailed.status == JAILED
     release = sign_body(node, 0, **unjail())
     assert check_tx_code(node, release) == JailPeriodNotOverError.code
-    assert check_tx_code(node, sign_body(node, 0, **l2_progress(1))) == NotActiveError.code
-
-    assert jailed.missed_productions == JAIL_PARAMS["max_missed_productions"]
-    # Nobody produces, but the jailed validator keeps signing: the set is never emptied.
-    assert get_epoch(node).producer_id == 0
+    # The jailed sequencer is out of CometBFT's set; the node alone signs.
     _, value = abci_value(node, "/validators")
     kept = query.QueryValidatorsResponse.FromString(value).validators
     assert [v.sequencer_id for v in kept] == [SEQUENCER_ID]
 
     wait_until(f"block time to pass jailed_until {jailed.jailed_until_ns}",
                lambda: compute_rfc3339_ns(node.rpc("status")["sync_info"]["latest_block_time"])
-               >= jailed.jailed_until_ns, 20)
+               >= jailed.jailed_until_ns, JAIL_S + 20)
     included = deliver(node, release)
+    height = int(included["height"])
     assert int(included["tx_result"].get("code", 0)) == 0
     assert "unjailed" in [e["type"] for e in included["tx_result"]["events"]]
+    assert app_hash_after(node, height) != app_hash_after(node, height - 1)
 
-    # Read back: active again, the producer again, its nonce consumed.
+    # The same signed bytes again: the app's nonce rule rejects them.
+    assert check_tx_code(node, release) == BadNonceError.code
+
+    # Read back through abci_query (the nonce with a proof) and gRPC.
     seq = get_sequencer(node)
-    assert (seq.status, seq.jailed_until_ns, seq.missed_productions) == (ACTIVE, 0, 0)
-    wait_until("the unjailed sequencer to be re-elected producer",
-               lambda: get_epoch(node).producer_id == SEQUENCER_ID, 5)
-    assert get_account_nonce(node, address) == 1
-    grpc_seq = stub.Sequencer(query.QuerySequencerRequest(id=SEQUENCER_ID), timeout=5).sequencer
+    assert (seq.status, seq.jailed_until_ns) == (ACTIVE, 0)
+    after, value = abci_value(node, f"/account/0x{address.hex()}", prove=True)
+    account = query.QueryAccountResponse.FromString(value).account
+    assert account.nonce == 1
+    assert verify_proof(app_hash_after(node, int(after["height"])), keys.account_key(address),
+                        account.SerializeToString(deterministic=True), proof_of(after))
+    grpc_seq = stub.Sequencer(query.QuerySequencerRequest(id=JAILED_ID), timeout=5).sequencer
     assert grpc_seq.status == ACTIVE
-    validators = stub.Validators(query.QueryValidatorsRequest(), timeout=5).validators
-    assert [v.sequencer_id for v in validators] == [SEQUENCER_ID]
+    wait_until("the unjailed sequencer to join CometBFT's set (H+2)",
+               lambda: {v.sequencer_id for v in stub.Validators(
+                   query.QueryValidatorsRequest(), timeout=5).validators}
+               == {SEQUENCER_ID, JAILED_ID}, 10)

@@ -1,10 +1,12 @@
 """A live app REJECTs every crafted attested-events proposal and survives fuzzing.
 
-Issue 9, acceptance 3 and 8, end to end: a real `seqset start` process,
-driven over its ABCI socket without CometBFT. Four genesis sequencers hold
-ed25519 keys made here, so the test signs vote extensions as each of them.
-Heights 1 and 2 are finalized empty; then each crafted proposal for height 3
-carries the votes for height 2 and must be answered REJECT, with no crash.
+Issue 9, acceptance 3 and 8, and issue 13, acceptance 8, end to end: a real
+`seqset start` process, driven over its ABCI socket without CometBFT. Four
+genesis sequencers hold ed25519 keys made here, so the test signs vote
+extensions as each of them, and an L2 is registered, so the extensions carry
+L1 events, L2 headers, the seed randomness the chain asks for and an L1
+height. Heights 1 and 2 are finalized empty; then each crafted proposal for
+height 3 carries the votes for height 2 and must be answered REJECT, with no crash.
 """
 
 import json
@@ -32,6 +34,9 @@ from abci_app.devnet.relay_testing import (
     make_attested_tx,
     make_event,
     make_extended_commit,
+    make_l2_genesis_hash,
+    make_l2_headers,
+    make_randomness,
     make_validators,
     sign_extension,
 )
@@ -39,7 +44,9 @@ from abci_app.node.config import CONFIG_RELATIVE_PATH, AppConfig, render_config
 from abci_app.relay.attested_tx import ATTESTED_TX_PREFIX, build_attested_tx
 from abci_app.relay.extension import build_extension
 from abci_app.relay.params import RelayParams
-from abci_app.relay.tally import prune_extended_commit, tally_events
+from abci_app.relay.tally import prune_extended_commit, tally_attested
+from abci_app.relay.types import Attested, RelayView
+from abci_app.store.kv import MemoryKV
 
 from .abci_client import AbciClient
 
@@ -51,25 +58,62 @@ GENESIS_TIME_S = 1_700_000_000
 HEIGHT = 3  # the proposal's height
 HEIGHT_VOTED = HEIGHT - 1  # the votes it carries; the genesis set signed them
 EVENTS = [make_event(nonce) for nonce in (1, 2, 3)]  # LockIncreased 1 ETH for sequencer 1
+L2_GENESIS = make_l2_genesis_hash("crafted-proposals/l2")
+HEADERS = make_l2_headers(1, 4, L2_GENESIS, label="crafted-proposals/l2")
+L1_HEIGHT = 100  # the confirmed L1 height every honest sidecar reports
 ACCEPT = int(pb.abci.ResponseProcessProposal.ACCEPT)
 REJECT = int(pb.abci.ResponseProcessProposal.REJECT)
 
 
 # --- the scenario ----------------------------------------------------------------------
 
+def make_genesis() -> bytes:
+    """The four sequencers, with the L2 registered."""
+    sequencers = [
+        {"id": v.entry.sequencer_id, "owner": bytes([v.entry.sequencer_id]) * 20,
+         "signer": bytes([0x40 + v.entry.sequencer_id]) * 20,
+         "consensus_pubkey": v.entry.pub_key, "locked_wei": LOCKED_WEI}
+        for v in VALIDATORS
+    ]
+    params = {"l2_chain_id": 901, "l2_genesis_hash": "0x" + L2_GENESIS.hex()}
+    return json.dumps(chain.make_genesis_app_state(sequencers, params=params)).encode()
+
+
+def compute_seed_request() -> int:
+    """The L1 height whose randomness the chain asks for at genesis (epoch 2's seed)."""
+    kv = MemoryKV()
+    chain.init_chain(kv, make_genesis(), CHAIN_ID, GENESIS_TIME_S * 10**9, 1)
+    return chain.get_seed_request(kv)
+
+
+SEED_REQUEST = compute_seed_request()
+SEED = make_randomness(SEED_REQUEST, label="crafted-proposals/l1")
+VIEW = RelayView(l2_head=(0, L2_GENESIS), seed_request=SEED_REQUEST)
+
+
+def make_honest_extension() -> bytes:
+    return build_extension(EVENTS, 0, PARAMS, l2_headers=HEADERS, l2_head=(0, L2_GENESIS),
+                           randomness=SEED, seed_request=SEED_REQUEST,
+                           l1_confirmed_height=L1_HEIGHT)
+
+
 def make_commit(attesting: int = 3, absent: tuple[int, ...] = (3,)) -> Any:
-    """Validators 0..attesting-1 attest EVENTS; those in `absent` did not vote."""
-    extension = build_extension(EVENTS, 0, PARAMS)
+    """Validators 0..attesting-1 attest EVENTS, HEADERS, SEED and L1_HEIGHT; those in
+    `absent` did not vote."""
+    extension = make_honest_extension()
     return make_extended_commit(
         VALIDATORS, {index: extension for index in range(attesting)}, HEIGHT_VOTED, CHAIN_ID,
         flags={index: BLOCK_ID_FLAG_ABSENT for index in absent})
 
 
 def make_honest_tx(commit: Any) -> bytes:
-    """What an honest proposer injects: the pruned commit and the events 2/3 attest."""
+    """What an honest proposer injects: the pruned commit and all that 2/3 attest."""
     valset = get_valset(VALIDATORS)
     pruned = prune_extended_commit(commit, valset, HEIGHT_VOTED, CHAIN_ID, PARAMS)
-    tx = build_attested_tx(pruned, tally_events(pruned, valset, 0, PARAMS), PARAMS)
+    attested = tally_attested(pruned, valset, VIEW, PARAMS)
+    assert attested == Attested(events=tuple(EVENTS), l2_headers=tuple(HEADERS),
+                                seed_randomness=SEED, l1_confirmed_height=L1_HEIGHT)
+    tx = build_attested_tx(pruned, attested, PARAMS)
     assert tx is not None
     return tx
 
@@ -141,16 +185,9 @@ def bootstrap(client: AbciClient) -> None:
     """Info, InitChain with the four sequencers, then empty heights 1 and 2."""
     info = client.call(pb.abci.Request(info=pb.abci.RequestInfo()))
     assert info.info.last_block_height == 0
-    sequencers = [
-        {"id": v.entry.sequencer_id, "owner": bytes([v.entry.sequencer_id]) * 20,
-         "signer": bytes([0x40 + v.entry.sequencer_id]) * 20,
-         "consensus_pubkey": v.entry.pub_key, "locked_wei": LOCKED_WEI}
-        for v in VALIDATORS
-    ]
-    app_state = chain.make_genesis_app_state(sequencers)
     init = client.call(pb.abci.Request(init_chain=pb.abci.RequestInitChain(
         time=Timestamp(seconds=GENESIS_TIME_S), chain_id=CHAIN_ID, initial_height=1,
-        app_state_bytes=json.dumps(app_state).encode())))
+        app_state_bytes=make_genesis())))
     assert sorted(bytes(u.pub_key.ed25519) for u in init.init_chain.validators) == sorted(
         v.entry.pub_key for v in VALIDATORS)
     finalize_and_commit(client, 1, pb.abci.CommitInfo())
@@ -235,7 +272,7 @@ def omitted_validator(matching_view: bool) -> Crafted:
 def absent_flag_changed_to_commit() -> Crafted:
     commit = make_commit(attesting=2, absent=(2, 3))
     proposed = compute_commit_info(commit)
-    extension = build_extension(EVENTS, 0, PARAMS)
+    extension = make_honest_extension()
     vote = commit.votes[3]  # really absent; the proposer forges its key's attestation
     vote.block_id_flag = BLOCK_ID_FLAG_COMMIT
     vote.vote_extension = extension
@@ -282,6 +319,20 @@ def attested_tx_not_first() -> Crafted:
     return [b"user tx", HONEST_TX], HONEST_PROPOSED
 
 
+def forge_l2(**parts: Any) -> Crafted:
+    """The honest commit with the given L2 parts claimed and no events."""
+    return [make_attested_tx(HONEST_COMMIT, [], **parts)], HONEST_PROPOSED
+
+
+def header_minority_backs() -> Crafted:
+    # Only validators 0 and 1 (20 of 40) report the headers; 2 reports nothing.
+    commit = make_commit(attesting=2, absent=())
+    return [make_attested_tx(commit, [], HEADERS)], compute_commit_info(commit)
+
+
+FORGED_HEADERS = make_l2_headers(1, 2, L2_GENESIS, label="forged")
+
+
 CASES: list[tuple[str, Callable[[], Crafted], str]] = [
     ("duplicated_extension_fakes_two_thirds",
      lambda: duplicated_extension_fakes_two_thirds(False), "vote 2: validator address differs"),
@@ -295,10 +346,27 @@ CASES: list[tuple[str, Callable[[], Crafted], str]] = [
      lambda: omitted_validator(True), "do not match the stored validator"),
     ("absent_flag_changed_to_commit", absent_flag_changed_to_commit, "vote 3: block_id_flag"),
     ("bad_extension_signature", bad_extension_signature, "vote 0: invalid extension"),
-    ("event_not_on_l1", event_not_on_l1, "is not the attested event at nonce 1"),
+    ("event_not_on_l1", event_not_on_l1, "events #0 is not the attested one"),
     ("event_beyond_attested", event_beyond_attested, "4 events claimed, only 3 attested"),
-    ("altered_amount", altered_amount, "(nonce 2) is not the attested event at nonce 2"),
-    ("nonce_gap", nonce_gap, "(nonce 3) is not the attested event at nonce 2"),
+    ("altered_amount", altered_amount, "events #1 is not the attested one"),
+    ("nonce_gap", nonce_gap, "events #1 is not the attested one"),
+    ("forged_l2_header", lambda: forge_l2(l2_headers=FORGED_HEADERS),
+     "L2 headers #0 is not the attested one"),
+    ("l2_header_beyond_attested",
+     lambda: forge_l2(l2_headers=HEADERS + make_l2_headers(5, 1, HEADERS[-1].hash)),
+     "5 L2 headers claimed, only 4 attested"),
+    ("l2_header_not_linked_to_head", lambda: forge_l2(l2_headers=HEADERS[1:]),
+     "L2 headers #0 is not the attested one"),
+    ("l2_header_backed_by_half", header_minority_backs, "4 L2 headers claimed, only 0"),
+    ("forged_randomness",
+     lambda: forge_l2(seed_randomness=make_randomness(SEED_REQUEST, label="forged")),
+     f"seed randomness for L1 height {SEED_REQUEST} is not attested"),
+    ("randomness_not_requested",
+     lambda: forge_l2(seed_randomness=make_randomness(SEED_REQUEST + 1)),
+     f"seed randomness for L1 height {SEED_REQUEST + 1} is not attested"),
+    ("forged_l1_height", lambda: forge_l2(l1_confirmed_height=L1_HEIGHT + 1),
+     f"l1_confirmed_height {L1_HEIGHT + 1} != attested {L1_HEIGHT}"),
+    ("empty_attested_tx", lambda: forge_l2(), "nothing attested"),
     ("over_size_cap", over_size_cap, "exceeds max_attested_tx_bytes"),
     ("attested_tx_not_first", attested_tx_not_first, "attested-events tx not first"),
 ]
@@ -408,3 +476,5 @@ def test_honest_proposal_is_accepted_and_its_events_applied(fresh_app: LiveApp) 
         assert nonce.nonce == len(EVENTS)
         sequencer = query_pb.QuerySequencerResponse.FromString(query(client, "/sequencer/1"))
         assert int(sequencer.sequencer.locked_wei) == LOCKED_WEI + len(EVENTS) * 10**18
+        head = query_pb.QueryL2HeadResponse.FromString(query(client, "/l2/head"))
+        assert (head.height, bytes(head.hash)) == (len(HEADERS), bytes(HEADERS[-1].hash))

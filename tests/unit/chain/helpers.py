@@ -9,7 +9,10 @@ from nacl.signing import SigningKey
 
 from abci_app import chain, pb
 from abci_app.chain import txsign
+from abci_app.chain.l2 import get_l2_head, process_l2_headers
 from abci_app.chain.messages import tx as tx_pb
+from abci_app.chain.schedule import compute_epoch_of, compute_producer_at, get_epoch_schedule
+from abci_app.chain.state import get_params, get_sequencer
 from abci_app.store.kv import MemoryKV
 from abci_app.valset import compute_consensus_address
 
@@ -27,11 +30,16 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "downtime_jail_s": 600,
     "downtime_slash_bps": 100,
     "double_sign_slash_bps": 500,
-    "max_missed_productions": 3,
-    "missed_production_jail_s": 600,
+    "producer_fault_slash_bps": 10,
+    "producer_jail_s": 600,
     "withdrawal_delay_s": 100,
     "reward_per_l2_block_wei": 1000,
 }
+# A registered L2: merge into the params of tests that drive the rotation.
+L2_CHAIN_ID = 901
+L2_GENESIS_HASH = hashlib.sha256(b"l2-genesis").digest()
+L2_PARAMS: dict[str, Any] = {"l2_chain_id": L2_CHAIN_ID,
+                             "l2_genesis_hash": "0x" + L2_GENESIS_HASH.hex()}
 
 
 def signer_key(index: int) -> bytes:
@@ -85,16 +93,17 @@ def make_body(nonce: int, chain_id: str = CHAIN_ID, **msg: Any) -> Any:
     return tx_pb.TxBody(chain_id=chain_id, nonce=nonce, **msg)
 
 
-def make_l2_progress_tx(signer: int, nonce: int, sequencer_id: int, l2_height: int,
-                        chain_id: str = CHAIN_ID) -> bytes:
-    body = make_body(nonce, chain_id, l2_progress=tx_pb.L2Progress(
-        sequencer_id=sequencer_id, l2_height=l2_height,
-        l2_block_hash=hashlib.sha256(b"l2-%d" % l2_height).digest()))
+def make_unjail_tx(signer: int, nonce: int, sequencer_id: int,
+                   chain_id: str = CHAIN_ID) -> bytes:
+    body = make_body(nonce, chain_id, unjail=tx_pb.Unjail(sequencer_id=sequencer_id))
     return txsign.sign_tx(body, signer_key(signer))
 
 
-def make_unjail_tx(signer: int, nonce: int, sequencer_id: int) -> bytes:
-    body = make_body(nonce, unjail=tx_pb.Unjail(sequencer_id=sequencer_id))
+def make_removed_l2_progress_tx(signer: int, nonce: int, sequencer_id: int) -> bytes:
+    """A tx carrying TxBody field 11, the removed L2Progress message, as raw bytes."""
+    old_msg = b"\x08" + bytes([sequencer_id]) + b"\x10\x01" + b"\x1a\x20" + b"\x01" * 32
+    raw = make_body(nonce).SerializeToString() + b"\x5a" + bytes([len(old_msg)]) + old_msg
+    body = tx_pb.TxBody.FromString(raw)  # keeps field 11 as an unknown field
     return txsign.sign_tx(body, signer_key(signer))
 
 
@@ -112,6 +121,48 @@ def l1_event(nonce: int, kind: str, **fields: Any) -> Any:
     return pb.events.L1Event(nonce=nonce, **{kind: classes[kind](**fields)})
 
 
+def l2_block_hash(l2_height: int, fork: bytes = b"") -> bytes:
+    return hashlib.sha256(b"l2-%d" % l2_height + fork).digest()
+
+
+def make_l2_header(l2_height: int, producer: bytes, parent_hash: bytes | None = None,
+                   fork: bytes = b"") -> Any:
+    if parent_hash is None:
+        parent_hash = L2_GENESIS_HASH if l2_height == 1 else l2_block_hash(l2_height - 1, fork)
+    return pb.l2.L2Header(height=l2_height, hash=l2_block_hash(l2_height, fork),
+                          parent_hash=parent_hash, producer=producer)
+
+
+def predict_block(kv: MemoryKV, height: int, time_ns: int) -> chain.BlockInput:
+    return chain.BlockInput(height=height, time_ns=time_ns, chain_id=CHAIN_ID,
+                            proposer_address=b"\x00" * 20, last_app_hash=b"",
+                            decided_last_commit=[], misbehavior=[], l1_events=[], txs=[])
+
+
+def make_scheduled_headers(kv: MemoryKV, count: int, block: chain.BlockInput,
+                           producers: dict[int, bytes] | None = None) -> list[Any]:
+    """`count` headers from the head, each by its scheduled producer's signer (or
+    producers[height]), found by applying them to a copy of the state."""
+    copy = MemoryKV(dict(kv.items()))
+    params = get_params(copy)
+    headers = []
+    for _ in range(count):
+        head = get_l2_head(copy)
+        assert head is not None, "no L2 registered"
+        height = head[0] + 1
+        placeholder = pb.l2.L2Header(height=height, hash=l2_block_hash(height),
+                                     parent_hash=head[1], producer=b"\x00" * 20)
+        process_l2_headers(copy, [placeholder], block, params)
+        schedule = get_epoch_schedule(copy, compute_epoch_of(height, params.epoch_length))
+        assert schedule is not None
+        scheduled = compute_producer_at(schedule, height)
+        seq = get_sequencer(copy, scheduled) if scheduled else None
+        signer = bytes(seq.signer) if seq is not None else b"\x00" * 20
+        placeholder.producer = (producers or {}).get(height, signer)
+        headers.append(placeholder)
+    return headers
+
+
 @dataclass
 class Driver:
     """Feeds blocks to finalize_block with increasing height and time."""
@@ -125,9 +176,17 @@ class Driver:
     def block(self, txs: list[bytes] | None = None, l1_events: list[Any] | None = None,
               votes: list[chain.VoteInfo] | None = None,
               misbehavior: list[chain.Misbehavior] | None = None,
-              advance_ns: int = BLOCK_INTERVAL_NS) -> chain.BlockOutcome:
+              advance_ns: int = BLOCK_INTERVAL_NS, l2_headers: list[Any] | None = None,
+              seed_randomness: Any = None, l1_confirmed_height: int = 0,
+              produce: int = 0, producers: dict[int, bytes] | None = None,
+              ) -> chain.BlockOutcome:
+        """`produce` adds that many headers by the scheduled producers (or `producers`)."""
         self.height += 1
         self.time_ns += advance_ns
+        headers = list(l2_headers or [])
+        if produce:
+            headers += make_scheduled_headers(
+                self.kv, produce, predict_block(self.kv, self.height, self.time_ns), producers)
         if votes is None:
             votes = [chain.VoteInfo(e.address, e.power, True)
                      for e in chain.get_validator_set(self.kv, self.height - 1)]
@@ -135,7 +194,8 @@ class Driver:
             height=self.height, time_ns=self.time_ns, chain_id=CHAIN_ID,
             proposer_address=b"\x00" * 20, last_app_hash=self.app_hash,
             decided_last_commit=votes, misbehavior=list(misbehavior or []),
-            l1_events=list(l1_events or []), txs=list(txs or []))
+            l1_events=list(l1_events or []), txs=list(txs or []), l2_headers=headers,
+            seed_randomness=seed_randomness, l1_confirmed_height=l1_confirmed_height)
         outcome = chain.finalize_block(self.kv, block)
         self.app_hash = compute_app_hash(self.kv)
         self.all_updates.append(outcome.validator_updates)
@@ -144,3 +204,8 @@ class Driver:
 
 def make_driver(stakes: list[int] | None = None, **params: Any) -> Driver:
     return Driver(make_chain(stakes, **params))
+
+
+def make_l2_driver(stakes: list[int] | None = None, **params: Any) -> Driver:
+    """A chain with a registered L2."""
+    return Driver(make_chain(stakes, **{**L2_PARAMS, **params}))

@@ -1,6 +1,16 @@
 """The error table: codes are consensus, so they are pinned here."""
 
-from abci_app.errors import ERROR_CODES, AppError, InsufficientLockError
+import gc
+
+import pytest
+
+from abci_app.errors import (
+    ERROR_CODES,
+    RESERVED_CODES,
+    AppError,
+    InsufficientLockError,
+    _collect_codes,
+)
 
 
 def test_error_codes_are_pinned() -> None:
@@ -10,8 +20,7 @@ def test_error_codes_are_pinned() -> None:
         14: "WrongChainIdError", 15: "UnknownMessageError", 16: "BadNonceError",
         17: "UnknownSequencerError", 18: "UnauthorizedSignerError", 19: "InvalidFieldError",
         20: "NotJailedError", 21: "JailPeriodNotOverError", 22: "TombstonedError",
-        23: "InsufficientLockError", 24: "NotActiveError", 30: "StaleL2ProgressError",
-        31: "L2ProgressBeyondEpochError", 32: "NotScheduledProducerError",
+        23: "InsufficientLockError", 24: "NotActiveError",
         40: "L1NonceGapError", 41: "L1NonceDuplicateError", 42: "SequencerExistsError",
         43: "ConsensusKeyInUseError", 44: "InvalidAmountError", 45: "EmptyL1EventError",
         46: "ReleaseExceedsReleasableError", 47: "ClaimExceedsRewardsError",
@@ -30,3 +39,20 @@ def test_error_carries_code_and_message() -> None:
     assert isinstance(err, AppError)
     assert err.code == 23
     assert str(err) == err.message == "requested 5 would leave 1 < min_lock 2"
+
+
+def test_removed_l2_progress_codes_stay_reserved() -> None:
+    assert set(RESERVED_CODES) == {30, 31, 32}
+    assert not set(RESERVED_CODES) & set(ERROR_CODES)
+
+    class ReusesAReservedCodeError(AppError):
+        """Takes a code of the removed L2Progress tx."""
+
+        code = 31
+
+    try:
+        with pytest.raises(RuntimeError, match="reserved error code 31"):
+            _collect_codes()
+    finally:
+        del ReusesAReservedCodeError
+        gc.collect()  # drop the throwaway class from AppError.__subclasses__()

@@ -7,7 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from abci_app import chain, pb
-from tests.unit.chain.helpers import CHAIN_ID, ETH, make_driver, make_l2_progress_tx
+from tests.unit.chain.helpers import (
+    CHAIN_ID,
+    ETH,
+    L2_GENESIS_HASH,
+    make_driver,
+    make_l2_driver,
+    make_unjail_tx,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -21,7 +28,7 @@ def test_random_bytes_get_a_code_from_check_tx(raw: bytes) -> None:
 @given(position=st.integers(0, 10_000), value=st.integers(0, 255))
 def test_mutated_signed_tx_never_raises(position: int, value: int) -> None:
     driver = make_driver([10 * ETH])
-    raw = bytearray(make_l2_progress_tx(1, 0, 1, 1))
+    raw = bytearray(make_unjail_tx(1, 0, 1))
     raw[position % len(raw)] = value
     outcome = driver.block(txs=[bytes(raw)])
     assert len(outcome.tx_results) == 1
@@ -57,3 +64,21 @@ def test_malformed_attested_events_are_noops_never_exceptions(
     outcome = driver.block(l1_events=events)
     assert len(outcome.l1_results) == len(events)
     assert chain.get_last_applied_l1_nonce(driver.kv) == len(events)
+
+
+_hashes = st.one_of(st.just(L2_GENESIS_HASH), st.binary(max_size=40))
+
+
+@settings(max_examples=200, deadline=None)
+@given(headers=st.lists(st.builds(
+    lambda h, a, b, p: pb.l2.L2Header(height=h, hash=a, parent_hash=b, producer=p),
+    st.integers(0, 2**64 - 1), _hashes, _hashes, st.binary(max_size=24)), max_size=5),
+       l1_height=st.integers(0, 2**64 - 1), mix=st.binary(max_size=40),
+       confirmed=st.integers(0, 2**63 - 1), registered=st.booleans())
+def test_malformed_attested_l2_input_never_raises(
+    headers: list[Any], l1_height: int, mix: bytes, confirmed: int, registered: bool
+) -> None:
+    driver = make_l2_driver([10 * ETH]) if registered else make_driver([10 * ETH])
+    driver.block(l2_headers=headers, l1_confirmed_height=confirmed,
+                 seed_randomness=pb.l2.L1Randomness(l1_height=l1_height, mix_hash=mix))
+    assert chain.get_attested_l1_height(driver.kv) == confirmed

@@ -5,9 +5,8 @@ from typing import Any
 
 import pytest
 
-from abci_app import chain
+from abci_app import chain, pb
 from abci_app.chain.params import Params
-from abci_app.chain.schedule import get_current_producer, get_epoch_schedule
 from abci_app.chain.state import get_chain_state, get_totals
 from abci_app.errors import GenesisError, ParamsError
 from abci_app.store.kv import MemoryKV
@@ -21,7 +20,8 @@ from tests.unit.chain.helpers import (
     l1_event,
     l1_locked,
     make_driver,
-    make_l2_progress_tx,
+    make_l2_driver,
+    signer_address,
 )
 
 
@@ -74,6 +74,7 @@ def test_genesis_records_totals_and_chain_state() -> None:
     (lambda d: d.update(sequencers=[]), "validator set would be empty"),
     (lambda d: d.update(extra=1), "app_state.extra"),
     (lambda d: d.update(last_l1_nonce=-1), "app_state.last_l1_nonce"),
+    (lambda d: d.update(l1_confirmed_height="1"), "app_state.l1_confirmed_height"),
     (lambda d: d.update(state={"chain": {"bogus": 1}}), "app_state.state"),
 ])
 def test_invalid_genesis_field_is_named(mutate: Any, field: str) -> None:
@@ -102,15 +103,27 @@ def test_invalid_params_are_rejected(params: dict[str, Any], field: str) -> None
     assert f"app_state.params.{field}" in str(info.value)
 
 
+def test_genesis_l1_confirmed_height_names_epoch_twos_seed_block() -> None:
+    kv = MemoryKV()
+    doc = chain.make_genesis_app_state(
+        [genesis_sequencer(1, 10 * ETH)],
+        {"l2_chain_id": 901, "l2_genesis_hash": "0x" + "11" * 32}, l1_confirmed_height=500)
+    chain.init_chain(kv, json.dumps(doc).encode(), CHAIN_ID, GENESIS_TIME_NS, 1)
+    assert chain.get_attested_l1_height(kv) == 500
+    assert chain.get_seed_request(kv) == 516
+
+
 def test_invalid_json_is_rejected() -> None:
     with pytest.raises(GenesisError, match="not valid JSON"):
         _init(b"{not json")
 
 
 def test_export_then_init_reproduces_the_same_app_hash() -> None:
-    driver = make_driver([10 * ETH, 20 * ETH, 30 * ETH])
-    p = get_current_producer(get_epoch_schedule(driver.kv, 0))
-    driver.block(txs=[make_l2_progress_tx(p, 0, p, 10)], l1_events=[
+    driver = make_l2_driver([10 * ETH, 20 * ETH, 30 * ETH])
+    driver.block(produce=10, producers={3: signer_address(2)}, l1_confirmed_height=30,
+                 seed_randomness=pb.l2.L1Randomness(l1_height=16, mix_hash=b"\x05" * 32))
+    driver.block(advance_ns=61 * 10**9)  # a producer fault: producer_jailed_until_ns is set
+    driver.block(l1_events=[
         l1_locked(1, 4, 5 * ETH),
         l1_event(2, "withdrawal_requested", sequencer_id=4, amount_wei=str(2 * ETH)),
         l1_event(3, "released", sequencer_id=4, to=b"\x01" * 20, amount_wei="1"),
@@ -123,6 +136,8 @@ def test_export_then_init_reproduces_the_same_app_hash() -> None:
                                driver.height + 1)
     assert compute_app_hash(restored) == compute_app_hash(driver.kv)
     assert restored.items() == driver.kv.items()
+    assert exported["params"]["l2_genesis_hash"].startswith("0x")
+    assert exported["l1_confirmed_height"] == 30
     assert {u.pub_key for u in updates} == {e.pub_key for e in
                                             chain.get_validator_set(driver.kv, driver.height + 1)}
 

@@ -8,40 +8,42 @@ GOLDEN_SMT_ROOT is the same state's real app hash, as StateStore commits it bloc
 from dataclasses import dataclass, field
 from typing import Any
 
-from abci_app import chain
-from abci_app.chain.schedule import get_current_producer, get_epoch_schedule
+from abci_app import chain, pb
 from abci_app.store.state_store import StateStore
 from tests.unit.chain.helpers import (
     ETH,
+    L2_PARAMS,
     Driver,
     compute_app_hash,
     consensus_address,
     l1_event,
     l1_locked,
     make_chain,
-    make_driver,
-    make_l2_progress_tx,
+    make_l2_driver,
+    make_unjail_tx,
     owner_address,
+    signer_address,
 )
 
-# Moved: PendingWithdrawal.l1_nonce now holds the nonce of the L1 event that queued it.
-GOLDEN_APP_HASH = "1c162e63b0b0aa95936adf4ddf589f65db50617107df2e75057629b2c428b9ed"
+# Moved (APP_PROTOCOL_VERSION 3): L2 progress comes from attested L2 headers, seeds from
+# attested L1 randomness, missed production is a producer fault; the scenario uses them.
+GOLDEN_APP_HASH = "3016078410ccb30bd38fa390748be9ec90c57b40c2656d58c287edc055bbe176"
 
 # The same state's sparse-Merkle root through StateStore: it moves whenever the pin above does.
-GOLDEN_SMT_ROOT = "e2588bca6c107ca3b105c50c69d76426ae6c557530adb48950e683ed23ebb1c3"
+GOLDEN_SMT_ROOT = "a93961c11246dd1d4cf8e7effb5e12cc1809766fa37b3f5091704069549c2bc0"
 SCENARIO_STAKES = [10 * ETH, 20 * ETH, 30 * ETH]
 
 
 def run_fixed_scenario(driver: Driver | None = None) -> bytes:
-    driver = driver or make_driver(SCENARIO_STAKES)
-    p = get_current_producer(get_epoch_schedule(driver.kv, 0))
-    driver.block(l1_events=[l1_locked(1, 4, 5 * ETH)], txs=[make_l2_progress_tx(p, 0, p, 4)])
+    driver = driver or make_l2_driver(SCENARIO_STAKES)
+    driver.block(l1_events=[l1_locked(1, 4, 5 * ETH)], produce=4, l1_confirmed_height=40)
     driver.block(l1_events=[
         l1_event(2, "withdrawal_requested", sequencer_id=2, amount_wei=str(3 * ETH)),
         l1_event(3, "lock_increased", sequencer_id=9, amount_wei="1"),
-    ], txs=[make_l2_progress_tx(p, 1, p, 10)])
+    ], seed_randomness=pb.l2.L1Randomness(l1_height=16, mix_hash=b"\x07" * 32))
+    driver.block(produce=7, producers={6: signer_address(4)}, txs=[make_unjail_tx(1, 0, 1)])
     driver.block(misbehavior=[chain.Misbehavior("duplicate_vote", consensus_address(2), 2, 0, 60)])
-    driver.block(advance_ns=120 * 10**9)
+    driver.block(advance_ns=120 * 10**9)  # the producer of epoch 1 is silent: a producer fault
     driver.block(l1_events=[l1_event(4, "released", sequencer_id=2, to=owner_address(2),
                                      amount_wei=str(ETH))])
     return compute_app_hash(driver.kv)
@@ -81,7 +83,7 @@ def compute_smt_root(items: dict[bytes, bytes]) -> bytes:
 
 
 def test_fixed_scenario_smt_root_is_pinned() -> None:
-    driver = CommittingDriver(make_chain(SCENARIO_STAKES))
+    driver = CommittingDriver(make_chain(SCENARIO_STAKES, **L2_PARAMS))
     run_fixed_scenario(driver)
     assert driver.store.last_height == driver.height
     assert driver.store.last_app_hash.hex() == GOLDEN_SMT_ROOT

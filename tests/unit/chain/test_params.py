@@ -40,3 +40,38 @@ def test_max_missed_blocks_rounds_in_validators_favour() -> None:
     # 7 * 3333 // 10000 = 2 signed required, so 5 may be missed
     assert compute_max_missed_blocks(Params(signed_blocks_window=7, min_signed_bps=3333)) == 5
     assert compute_max_missed_blocks(Params(signed_blocks_window=100, min_signed_bps=5000)) == 50
+
+
+L2_HASH = "0x" + "ab" * 32
+
+
+def test_l2_params_defaults_and_round_trip() -> None:
+    params = Params()
+    assert (params.l2_chain_id, params.l2_genesis_hash, params.l2_block_interval_ms,
+            params.max_l2_headers_per_extension, params.producer_fault_slash_bps,
+            params.producer_jail_s, params.seed_l1_delay_blocks) == (0, b"", 1000, 64, 10, 600, 16)
+    registered = compute_params_from_json({"l2_chain_id": 901, "l2_genesis_hash": L2_HASH,
+                                           "rotation_timeout_s": 1})
+    assert registered.l2_genesis_hash == b"\xab" * 32
+    assert compute_params_json(registered)["l2_genesis_hash"] == L2_HASH
+    assert compute_params_from_json(compute_params_json(registered)) == registered
+    assert compute_params_from_proto(compute_params_proto(registered)) == registered
+
+
+@pytest.mark.parametrize(("doc", "field"), [
+    ({"l2_chain_id": 901}, "l2_genesis_hash"),
+    ({"l2_chain_id": 901, "l2_genesis_hash": "0x" + "ab" * 31}, "l2_genesis_hash"),
+    ({"l2_chain_id": 901, "l2_genesis_hash": "ab" * 32}, "l2_genesis_hash"),
+    ({"l2_chain_id": 901, "l2_genesis_hash": "0x" + "zz" * 32}, "l2_genesis_hash"),
+    ({"l2_genesis_hash": L2_HASH}, "l2_genesis_hash"),
+    ({"l2_genesis_hash": 5}, "l2_genesis_hash"),
+    ({"l2_block_interval_ms": 49}, "l2_block_interval_ms"),
+    ({"max_l2_headers_per_extension": 0}, "max_l2_headers_per_extension"),
+    ({"seed_l1_delay_blocks": 0}, "seed_l1_delay_blocks"),
+    ({"producer_fault_slash_bps": 10_001}, "producer_fault_slash_bps"),
+    ({"rotation_timeout_s": 0}, "rotation_timeout_s"),
+    ({"max_missed_productions": 3}, "max_missed_productions"),  # removed in issue 13
+])
+def test_invalid_l2_params_are_rejected(doc: dict[str, object], field: str) -> None:
+    with pytest.raises(ParamsError, match=f"app_state.params.{field}"):
+        compute_params_from_json(doc)

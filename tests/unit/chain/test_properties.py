@@ -7,8 +7,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from abci_app import chain
-from abci_app.chain.schedule import get_current_producer, get_epoch_schedule
+from abci_app import chain, pb
+from abci_app.chain.schedule import (
+    compute_rotation_candidates,
+    get_current_producer,
+    get_epoch_schedule,
+)
 from abci_app.chain.state import (
     get_account_nonce,
     get_chain_state,
@@ -16,7 +20,7 @@ from abci_app.chain.state import (
     get_sequencers,
     get_totals,
 )
-from abci_app.chain.validators import MAX_TOTAL_VOTING_POWER, compute_validator_set
+from abci_app.chain.validators import MAX_TOTAL_VOTING_POWER
 from abci_app.chain.withdrawals import get_withdrawal_amount, get_withdrawals
 from abci_app.errors import GenesisError
 from abci_app.store.kv import MemoryKV
@@ -24,6 +28,7 @@ from tests.unit.chain.helpers import (
     CHAIN_ID,
     ETH,
     GENESIS_TIME_NS,
+    L2_PARAMS,
     Driver,
     compute_app_hash,
     consensus_address,
@@ -31,9 +36,11 @@ from tests.unit.chain.helpers import (
     l1_event,
     l1_locked,
     make_app_state,
-    make_l2_progress_tx,
+    make_l2_header,
+    make_scheduled_headers,
     make_unjail_tx,
     owner_address,
+    predict_block,
     signer_address,
 )
 
@@ -89,23 +96,39 @@ def draw_l1_event(data: Any, kv: MemoryKV, nonce: int) -> Any:
 
 
 def draw_txs(data: Any, kv: MemoryKV) -> list[bytes]:
-    chain_state = get_chain_state(kv)
-    producer = get_current_producer(get_epoch_schedule(kv, chain_state.current_epoch))
     nonces: dict[int, int] = {}
     txs = []
     for _ in range(data.draw(st.integers(0, 3))):
-        kind = data.draw(st.sampled_from(["progress", "progress", "unjail", "stray"]))
-        sender = producer if kind == "progress" and producer else data.draw(
-            st.integers(1, MAX_INDEX))
+        kind = data.draw(st.sampled_from(["unjail", "unjail", "stray"]))
+        sender = data.draw(st.integers(1, MAX_INDEX))
         nonce = nonces.get(sender, get_account_nonce(kv, signer_address(sender)))
         nonces[sender] = nonce + 1
-        if kind == "unjail":
-            txs.append(make_unjail_tx(sender, nonce, sender))
-        else:
-            step = data.draw(st.integers(0, 6))
-            txs.append(make_l2_progress_tx(sender, nonce, sender,
-                                           chain_state.last_l2_height + step))
+        target = sender if kind == "unjail" else data.draw(st.integers(1, MAX_INDEX + 1))
+        txs.append(make_unjail_tx(sender, nonce, target))
     return txs
+
+
+def draw_l2(data: Any, driver: Driver, advance_ns: int) -> dict[str, Any]:
+    """Attested L2 input: headers by the scheduled producers, some out of turn or not
+    linking; sometimes the requested randomness and a new L1 height."""
+    count = data.draw(st.integers(0, 12))
+    producers = {}
+    head = chain.get_l2_head(driver.kv)
+    assert head is not None
+    for offset in data.draw(st.sets(st.integers(1, 12), max_size=2)):
+        producers[head[0] + offset] = signer_address(data.draw(st.integers(1, MAX_INDEX)))
+    block = predict_block(driver.kv, driver.height + 1, driver.time_ns + advance_ns)
+    headers = make_scheduled_headers(driver.kv, count, block, producers)
+    if data.draw(st.integers(0, 9)) == 0:
+        headers.append(make_l2_header(head[0] + count + 2, signer_address(1)))  # a gap
+    request = chain.get_seed_request(driver.kv)
+    randomness = None
+    if request and data.draw(st.booleans()):
+        randomness = pb.l2.L1Randomness(l1_height=request, mix_hash=data.draw(
+            st.binary(min_size=32, max_size=32)))
+    confirmed = chain.get_attested_l1_height(driver.kv) + data.draw(st.integers(0, 40))
+    return {"l2_headers": headers, "seed_randomness": randomness,
+            "l1_confirmed_height": confirmed}
 
 
 def draw_block(data: Any, driver: Driver, offline: set[int]) -> dict[str, Any]:
@@ -126,9 +149,10 @@ def draw_block(data: Any, driver: Driver, offline: set[int]) -> dict[str, Any]:
         kind = data.draw(st.sampled_from(["duplicate_vote", "light_client_attack"]))
         misbehavior.append(chain.Misbehavior(
             kind, consensus_address(index), max(driver.height, 1), 0, 1))
+    advance_ns = data.draw(st.sampled_from(ADVANCES_S)) * 10**9
     return {"txs": draw_txs(data, kv), "l1_events": events, "votes": votes,
-            "misbehavior": misbehavior,
-            "advance_ns": data.draw(st.sampled_from(ADVANCES_S)) * 10**9}
+            "misbehavior": misbehavior, "advance_ns": advance_ns,
+            **draw_l2(data, driver, advance_ns)}
 
 
 def check_invariants(kv: MemoryKV, params: chain.Params) -> None:
@@ -146,8 +170,9 @@ def check_invariants(kv: MemoryKV, params: chain.Params) -> None:
     for seq in sequencers:
         assert get_locked(seq) >= 0
         assert int(seq.rewards_accrued_wei) >= int(seq.rewards_claimed_wei) >= 0
-    # Verify the producer is eligible whenever anyone is
-    candidates = compute_validator_set(sequencers, params)
+    # Verify the producer is a rotation candidate whenever anyone is
+    candidates = compute_rotation_candidates(
+        sequencers, params, int(get_chain_state(kv).last_block_time_ns))
     schedule = get_epoch_schedule(kv, get_chain_state(kv).current_epoch)
     producer = get_current_producer(schedule)
     if candidates:
@@ -171,7 +196,8 @@ def run_block(driver: Driver, spec: dict[str, Any]) -> tuple[chain.BlockInput, A
         height=driver.height, time_ns=driver.time_ns, chain_id=CHAIN_ID,
         proposer_address=b"\x00" * 20, last_app_hash=driver.app_hash,
         decided_last_commit=spec["votes"], misbehavior=spec["misbehavior"],
-        l1_events=spec["l1_events"], txs=spec["txs"])
+        l1_events=spec["l1_events"], txs=spec["txs"], l2_headers=spec["l2_headers"],
+        seed_randomness=spec["seed_randomness"], l1_confirmed_height=spec["l1_confirmed_height"])
     outcome = chain.finalize_block(driver.kv, block)
     driver.app_hash = compute_app_hash(driver.kv)
     assert len(outcome.tx_results) == len(block.txs)
@@ -193,7 +219,7 @@ def record_statistics(outcome: chain.BlockOutcome) -> None:
 @given(data=st.data(), stakes=st.lists(st.sampled_from([ETH, 5 * ETH, 20 * ETH]),
                                        min_size=1, max_size=4))
 def test_random_blocks_keep_invariants_and_replay_identically(data: Any, stakes: list[int]) -> None:
-    app_state = make_app_state(stakes)
+    app_state = make_app_state(stakes, **L2_PARAMS)
     kv = MemoryKV()
     model = Model(chain.init_chain(kv, app_state, CHAIN_ID, GENESIS_TIME_NS, 1))
     params = chain.get_params(kv)

@@ -30,8 +30,10 @@ from tests.unit.chain.helpers import (
     Driver,
     consensus_address,
     l1_event,
+    l2_block_hash,
     make_driver,
-    make_l2_progress_tx,
+    make_l2_driver,
+    make_unjail_tx,
     signer_address,
 )
 
@@ -40,9 +42,10 @@ CHAIN_DIR = Path(__file__).resolve().parents[3] / "abci_app" / "chain"
 
 @pytest.fixture
 def driver() -> Driver:
-    d = make_driver([10 * ETH, 20 * ETH])
-    d.block(l1_events=[l1_event(1, "withdrawal_requested", sequencer_id=1, amount_wei=str(ETH)),
-                       l1_event(2, "lock_increased", sequencer_id=99, amount_wei="1")])
+    d = make_l2_driver([10 * ETH, 20 * ETH])
+    d.block(produce=2, l1_events=[
+        l1_event(1, "withdrawal_requested", sequencer_id=1, amount_wei=str(ETH)),
+        l1_event(2, "lock_increased", sequencer_id=99, amount_wei="1")])
     d.block(misbehavior=[chain.Misbehavior("duplicate_vote", consensus_address(2), d.height,
                                            d.time_ns, 30)])
     return d
@@ -78,6 +81,12 @@ EXPECTED: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "l1/noops": ("/l1/noops", lambda m: [n.nonce for n in m.noops] == [2]
                  and m.next_cursor == b""),
     "totals": ("/totals", lambda m: m.totals.total_pending_wei == str(ETH)),
+    # Sequencer 2 is tombstoned in the fixture, so sequencer 1 produces from height 3 on.
+    "l2/head": ("/l2/head", lambda m: (m.height, m.hash, m.epoch, m.l2_chain_id)
+                == (2, l2_block_hash(2), 0, 901)
+                and (m.producer_id, m.producer_signer, m.next_producer_id) == (
+                    1, signer_address(1), 1)
+                and m.next_epoch_producer_id == 1 and m.last_progress_time_ns > 0),
 }
 
 
@@ -107,7 +116,7 @@ def test_single_record_answers_name_their_state_key(driver: Driver) -> None:
 def test_account_query_reports_next_nonce(driver: Driver) -> None:
     epoch, _ = _ask(driver, "/epoch")
     p = epoch.producer_id
-    driver.block(txs=[make_l2_progress_tx(p, 0, p, 1)])
+    driver.block(txs=[make_unjail_tx(p, 0, p)])  # fails (not jailed) but uses the nonce
     account, key = _ask(driver, "/account/0x" + signer_address(p).hex())
     assert account.account.nonce == 1
     assert key == keys.account_key(signer_address(p))
@@ -210,3 +219,8 @@ def test_grpc_errors_carry_status_and_seqset_code(channel: grpc.Channel, call: A
         call(QueryStub(channel))
     assert info.value.code() == status
     assert (CODE_METADATA_KEY, str(code)) in tuple(info.value.trailing_metadata())
+
+
+def test_l2_head_is_not_found_without_a_registered_l2() -> None:
+    driver = make_driver([10 * ETH])
+    assert chain.query(driver.kv, "/l2/head", b"", 0).code == QueryNotFoundError.code

@@ -40,6 +40,15 @@ def test_check_tx_before_the_first_block_is_not_started() -> None:
     assert "no block" in answer.log
 
 
+@pytest.mark.parametrize("path", ["/params", "/l2/head", "/sequencers"])
+def test_chain_query_before_the_first_block_is_not_started(path: str) -> None:
+    # Agents and dashboards ask while CometBFT is still handshaking: no traceback, a clear code.
+    app = SeqsetApp(StateStore(None), ProposalHandler(), None, lambda reason: None)
+    answer = ask(app, path)
+    assert (answer.code, answer.codespace) == (NotStartedError.code, CODESPACE)
+    assert "no block" in answer.log
+
+
 @pytest.mark.parametrize(("path", "data", "height", "code"), [
     ("/params", b"", 99, QueryBadHeightError.code),
     ("/key", b"", 0, QueryBadRequestError.code),

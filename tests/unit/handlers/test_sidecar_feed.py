@@ -12,9 +12,10 @@ from abci_app.devnet.relay_testing import make_event
 from abci_app.handlers.app import SeqsetApp
 from abci_app.handlers.proposals import ProposalHandler, get_relay_params
 from abci_app.handlers.sidecar_feed import SidecarFeed
-from abci_app.l1.client import SidecarClient
+from abci_app.l1.client import Observation, ObservedQuery, SidecarClient
 from abci_app.node.home import sequencer_entry
 from abci_app.relay.extension import decode_extension
+from abci_app.relay.types import RelayView
 from abci_app.store.kv import MemoryKV
 from abci_app.store.state_store import StateStore
 
@@ -28,18 +29,20 @@ class FakeSidecar:
     def __init__(self, count: int) -> None:
         self.log = [make_event(nonce) for nonce in range(1, count + 1)]
         self.calls: list[tuple[int, int, int]] = []
+        self.queries: list[ObservedQuery] = []
         self.called = threading.Event()
         self.closed = False
         self.fail_next = False
 
-    def observed(self, after_nonce: int, max_events: int, max_bytes: int,
-                 timeout_s: float) -> list[pb.events.L1Event]:
-        self.calls.append((after_nonce, max_events, max_bytes))
+    def observe(self, query: ObservedQuery, timeout_s: float) -> Observation:
+        self.calls.append((query.after_nonce, query.max_events, query.max_bytes))
+        self.queries.append(query)
         self.called.set()
         if self.fail_next:
             self.fail_next = False
             raise RuntimeError("a bug in the client")
-        return [event for event in self.log if event.nonce > after_nonce][:max_events]
+        events = [e for e in self.log if e.nonce > query.after_nonce][:query.max_events]
+        return Observation(events=tuple(events))
 
     def close(self) -> None:
         self.closed = True
@@ -61,9 +64,9 @@ def make_committed_kv(last_applied: int) -> MemoryKV:
 
 def extend(handler: ProposalHandler, kv: MemoryKV) -> list[int]:
     data = handler.extend(pb.abci.RequestExtendVote(height=2), kv)
-    events = decode_extension(data, get_relay_params(kv))
-    assert events is not None, "ExtendVote built a malformed extension"
-    return [int(event.nonce) for event in events]
+    decoded = decode_extension(data, get_relay_params(kv))
+    assert decoded is not None, "ExtendVote built a malformed extension"
+    return [int(event.nonce) for event in decoded.events]
 
 
 @pytest.mark.parametrize(("snapshot_after", "served", "last_applied", "expected"), [
@@ -77,7 +80,7 @@ def test_extend_takes_the_contiguous_window_after_the_committed_nonce(
     sidecar = FakeSidecar(served)
     feed = SidecarFeed(sidecar)
     kv = make_committed_kv(last_applied)
-    feed.note_committed(snapshot_after, get_relay_params(kv))
+    feed.note_committed(RelayView(last_applied_nonce=snapshot_after), get_relay_params(kv))
     feed.refresh()
     calls_before = len(sidecar.calls)
     assert extend(ProposalHandler(feed), kv) == expected
@@ -90,7 +93,7 @@ def test_feed_asks_for_two_extension_windows_after_the_committed_nonce() -> None
     params = get_relay_params(make_committed_kv(0))
     feed.refresh()
     assert sidecar.calls == [], "nothing committed yet: the feed must not guess a nonce"
-    feed.note_committed(7, params)
+    feed.note_committed(RelayView(last_applied_nonce=7), params)
     feed.refresh()
     assert sidecar.calls == [(7, 2 * params.max_events_per_extension,
                               2 * params.max_extension_bytes)]
@@ -105,9 +108,9 @@ def test_dead_sidecar_empties_the_snapshot_and_extend_does_not_raise(tmp_path: P
     feed = SidecarFeed(client, timeout_s=0.3)
     kv = make_committed_kv(0)
     handler = ProposalHandler(feed)
-    feed.note_committed(0, get_relay_params(kv))
+    feed.note_committed(RelayView(), get_relay_params(kv))
     feed.refresh()
-    assert feed.get_observed() == ()
+    assert feed.get_observed() == Observation()
     assert handler.extend(pb.abci.RequestExtendVote(height=2), kv) == b""
     feed.stop()
 
@@ -116,7 +119,7 @@ def test_sidecar_going_silent_empties_a_full_snapshot() -> None:
     sidecar = FakeSidecar(4)
     feed = SidecarFeed(sidecar)
     kv = make_committed_kv(0)
-    feed.note_committed(0, get_relay_params(kv))
+    feed.note_committed(RelayView(), get_relay_params(kv))
     feed.refresh()
     assert extend(ProposalHandler(feed), kv) == [1, 2, 3, 4]
     sidecar.log = []  # what SidecarClient answers on any failure
@@ -135,9 +138,10 @@ def test_commit_points_the_feed_at_the_new_nonce() -> None:
     feed.refresh()
     assert [call[0] for call in sidecar.calls] == [4]
     response = app.handle(pb.abci.Request(extend_vote=pb.abci.RequestExtendVote(height=2)))
-    events = decode_extension(response.extend_vote.vote_extension,
-                              get_relay_params(app.store.overlay()))
-    assert [int(event.nonce) for event in events or []] == [5, 6]
+    decoded = decode_extension(response.extend_vote.vote_extension,
+                               get_relay_params(app.store.overlay()))
+    assert decoded is not None
+    assert [int(event.nonce) for event in decoded.events] == [5, 6]
 
 
 def test_poller_wakes_on_commit_survives_a_bug_and_stops_cleanly() -> None:
@@ -148,10 +152,10 @@ def test_poller_wakes_on_commit_survives_a_bug_and_stops_cleanly() -> None:
     params = get_relay_params(make_committed_kv(0))
     feed.start()
     try:
-        feed.note_committed(0, params)
+        feed.note_committed(RelayView(), params)
         assert sidecar.called.wait(WAIT_S), "the poller did not wake on a commit"
         sidecar.called.clear()
-        feed.note_committed(1, params)
+        feed.note_committed(RelayView(last_applied_nonce=1), params)
         assert sidecar.called.wait(WAIT_S), "the poller died after a failed poll"
         assert sidecar.calls[-1][0] == 1
     finally:

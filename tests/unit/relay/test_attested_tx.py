@@ -26,7 +26,8 @@ from abci_app.relay.attested_tx import (
 from abci_app.relay.codec import encode_message
 from abci_app.relay.extension import build_extension
 from abci_app.relay.params import RelayParams
-from abci_app.relay.tally import prune_extended_commit, tally_events
+from abci_app.relay.tally import prune_extended_commit, tally_attested
+from abci_app.relay.types import Attested, RelayView
 
 from .helpers import CHAIN_ID, HEIGHT, HEIGHT_VOTED, PARAMS, all_attest, make_events, make_scenario
 
@@ -38,15 +39,18 @@ def propose(commit: Any, validators: list[LocalValidator], last_applied: int = 0
     """What an honest proposer injects for `commit`."""
     valset = get_valset(validators)
     pruned = prune_extended_commit(commit, valset, HEIGHT_VOTED, CHAIN_ID, params)
-    tx = build_attested_tx(pruned, tally_events(pruned, valset, last_applied, params), params)
+    attested = tally_attested(pruned, valset, RelayView(last_applied_nonce=last_applied), params)
+    tx = build_attested_tx(pruned, attested, params)
     assert tx is not None
     return tx
 
 
 def verify(tx: bytes, proposed: Any, validators: list[LocalValidator], last_applied: int = 0,
            params: RelayParams = PARAMS) -> list[Any]:
-    return verify_attested_tx(tx, proposed, get_valset(validators), HEIGHT, CHAIN_ID,
-                              last_applied, params)
+    """The events verify_attested_tx accepts (the L1 events-only view)."""
+    attested = verify_attested_tx(tx, proposed, get_valset(validators), HEIGHT, CHAIN_ID,
+                                  RelayView(last_applied_nonce=last_applied), params)
+    return list(attested.events)
 
 
 forge = make_attested_tx
@@ -79,9 +83,9 @@ def test_valid_proposal_with_fewer_events_than_attested_is_accepted() -> None:
     assert verify(tx, compute_commit_info(commit), validators) == EVENTS[:2]
 
 
-def test_build_returns_none_without_events() -> None:
+def test_build_returns_none_without_anything_attested() -> None:
     validators, commit = honest()
-    assert build_attested_tx(commit, [], PARAMS) is None
+    assert build_attested_tx(commit, Attested(), PARAMS) is None
 
 
 def test_build_drops_events_to_fit_the_cap_but_keeps_the_commit() -> None:
@@ -163,7 +167,7 @@ def test_invalid_event_when_votes_attest_nothing_is_rejected() -> None:
 def test_invalid_altered_amount_is_rejected() -> None:
     validators, commit = honest()
     altered = [EVENTS[0], make_event(2, amount_wei=10**18 + 1), EVENTS[2]]
-    with pytest.raises(InvalidAttestedTx, match="nonce 2"):
+    with pytest.raises(InvalidAttestedTx, match="events #1"):
         verify(forge(commit, altered), compute_commit_info(commit), validators)
 
 
@@ -186,7 +190,7 @@ def test_invalid_tx_over_size_cap_is_rejected() -> None:
 
 def test_invalid_empty_event_list_is_rejected() -> None:
     validators, commit = honest()
-    with pytest.raises(InvalidAttestedTx, match="no events"):
+    with pytest.raises(InvalidAttestedTx, match="nothing attested"):
         verify(forge(commit, []), compute_commit_info(commit), validators)
 
 
@@ -234,7 +238,7 @@ def test_a_bug_propagates_so_finalize_block_can_halt(monkeypatch: pytest.MonkeyP
     def broken(*args: object) -> list[Any]:
         raise KeyError("bug")
 
-    monkeypatch.setattr("abci_app.relay.attested_tx.tally_events", broken)
+    monkeypatch.setattr("abci_app.relay.attested_tx.tally_attested", broken)
     # Not InvalidAttestedTx: a node that hits a bug must halt, not skip the events.
     with pytest.raises(KeyError):
         verify(tx, compute_commit_info(commit), validators)

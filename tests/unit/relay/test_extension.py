@@ -7,6 +7,7 @@ from abci_app.devnet.relay_testing import make_event
 from abci_app.relay.codec import VoteExtension, encode_message
 from abci_app.relay.extension import build_extension, decode_extension, verify_extension
 from abci_app.relay.params import RelayParams
+from abci_app.relay.types import ExtensionData
 
 from .helpers import PARAMS, make_events
 
@@ -16,15 +17,21 @@ def encode_raw(events: list[pb.events.L1Event]) -> bytes:
     return encode_message(VoteExtension(events=events))
 
 
+def decoded_events(data: bytes, params: RelayParams = PARAMS) -> list[pb.events.L1Event] | None:
+    """decode_extension's events, or None when malformed."""
+    decoded = decode_extension(data, params)
+    return None if decoded is None else list(decoded.events)
+
+
 def test_build_takes_contiguous_run_after_last_applied() -> None:
     events = make_events(1, 6)
     data = build_extension(events, 2, PARAMS)
-    assert [e.nonce for e in decode_extension(data, PARAMS) or []] == [3, 4, 5, 6]
+    assert [e.nonce for e in decoded_events(data) or []] == [3, 4, 5, 6]
 
 
 def test_build_sorts_and_stops_at_first_gap() -> None:
     events = [make_event(5), make_event(3), make_event(1), make_event(2)]
-    decoded = decode_extension(build_extension(events, 0, PARAMS), PARAMS)
+    decoded = decoded_events(build_extension(events, 0, PARAMS))
     assert [e.nonce for e in decoded or []] == [1, 2, 3]
 
 
@@ -37,14 +44,13 @@ def test_build_with_nothing_new_is_empty_bytes() -> None:
 def test_build_stops_at_malformed_event() -> None:
     bad = make_event(2)
     bad.l1_block_hash = b"\x01" * 31
-    decoded = decode_extension(build_extension([make_event(1), bad, make_event(3)], 0, PARAMS),
-                               PARAMS)
+    decoded = decoded_events(build_extension([make_event(1), bad, make_event(3)], 0, PARAMS))
     assert [e.nonce for e in decoded or []] == [1]
 
 
 def test_build_is_bounded_by_count() -> None:
     params = RelayParams(max_events_per_extension=5)
-    decoded = decode_extension(build_extension(make_events(1, 20), 0, params), params)
+    decoded = decoded_events(build_extension(make_events(1, 20), 0, params), params)
     assert [e.nonce for e in decoded or []] == [1, 2, 3, 4, 5]
 
 
@@ -52,20 +58,19 @@ def test_build_is_bounded_by_bytes() -> None:
     params = RelayParams(max_extension_bytes=1000)
     data = build_extension(make_events(1, 64), 0, params)
     assert 0 < len(data) <= 1000
-    decoded = decode_extension(data, params) or []
+    decoded = decoded_events(data, params) or []
     assert len(decoded) >= 1
     one_more = encode_raw(make_events(1, len(decoded) + 1))
     assert len(one_more) > 1000
 
 
-def test_decode_empty_bytes_is_no_events() -> None:
-    assert decode_extension(b"", PARAMS) == []
+def test_decode_empty_bytes_is_nothing() -> None:
+    assert decode_extension(b"", PARAMS) == ExtensionData()
 
 
 def test_decode_returns_events_in_order() -> None:
     events = make_events(7, 3)
-    decoded = decode_extension(encode_raw(events), PARAMS)
-    assert decoded == events
+    assert decoded_events(encode_raw(events)) == events
 
 
 @pytest.mark.parametrize("nonces", [[1, 3], [2, 1], [1, 1], [0, 1]])
@@ -122,7 +127,7 @@ def test_well_formed_kinds_decode() -> None:
     claimed = make_event(2)
     claimed.rewards_claimed.CopyFrom(pb.events.RewardsClaimed(sequencer_id=1, to=b"\x01" * 20,
                                                               amount_wei="0"))
-    assert decode_extension(encode_raw([locked, claimed]), PARAMS) == [locked, claimed]
+    assert decoded_events(encode_raw([locked, claimed])) == [locked, claimed]
 
 
 def test_invalid_non_canonical_encoding_is_malformed() -> None:
