@@ -5,4 +5,6 @@ __version__ = "0.1.0"
 # Bumped whenever a change alters state transitions or the app hash.
 # 3: attested L2 headers replace L2Progress, seeds come from attested L1 randomness
 # (lookahead 2), and missed production is a producer fault (issue 13).
-APP_PROTOCOL_VERSION = 3
+# 4: settlement to L1 (issue 14): sequencer L1 locks (power = min(chain, L1 lock)),
+# withdrawal requests applied as capped facts, settlement batches, new params.
+APP_PROTOCOL_VERSION = 4

@@ -188,7 +188,7 @@ class EmptyL1EventError(AppError):
 
 
 class ReleaseExceedsReleasableError(AppError):
-    """A Released event pays more than the sequencer's releasable withdrawals."""
+    """A Released event pays more than the sequencer's queued withdrawals."""
 
     code = 46
 
@@ -197,6 +197,12 @@ class ClaimExceedsRewardsError(AppError):
     """A RewardsClaimed event pays more than the sequencer's unclaimed rewards."""
 
     code = 47
+
+
+class BatchMismatchError(AppError):
+    """A BatchSettled event names a batch nonce or digest that is not the in-flight batch."""
+
+    code = 48
 
 
 # --- queries (60-69) ---------------------------------------------------------------------

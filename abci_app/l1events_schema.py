@@ -1,14 +1,15 @@
 """The L1 events the chain mirrors, in one table that every layer reads.
 
-Each of the seven kinds names the Locking contract's event, the `L1Event`
+Each of the eight kinds names the Locking contract's event, the `L1Event`
 oneof field that carries it (proto/seqset/v1/events.proto), and its
 non-indexed ABI fields in order, each with the proto field it fills. Every
 event also has the two indexed uint64 topics of `INDEXED_FIELDS`: eventNonce
 becomes `L1Event.nonce` and sequencerId the message's `sequencer_id`.
 
 A field's ABI type is also its shape in the proto message:
-  address -> 20 raw bytes; bytes32 -> 32 raw bytes (the ed25519 consensus
-  key); uint256 -> wei in canonical decimal (no sign, no leading zeros).
+  address -> 20 raw bytes; bytes32 -> 32 raw bytes (an ed25519 consensus
+  key, or a settlement batch's digest); uint256 -> a canonical decimal (wei,
+  or a batch nonce: no sign, no leading zeros).
 
 Readers: l1/decode.py (topic0 and the data layout), l1/contract.py (the event
 ABI), relay/event_checks.py (shape checks) and chain/l1events.py (a handler per
@@ -25,7 +26,8 @@ UINT256 = "uint256"
 
 ADDRESS_BYTES = 20
 HASH_BYTES = 32  # block and transaction hashes, and every log topic
-CONSENSUS_KEY_BYTES = 32  # an ed25519 public key
+BYTES32_BYTES = 32  # an ABI bytes32 field: a consensus key or a batch digest
+CONSENSUS_KEY_BYTES = BYTES32_BYTES  # an ed25519 public key
 UINT64_MAX = 2**64 - 1
 UINT256_MAX = 2**256 - 1
 
@@ -94,6 +96,11 @@ EVENT_KINDS: tuple[EventKind, ...] = (
     EventKind("RewardsClaimed", "rewards_claimed", (
         DataField("to", ADDRESS, "to"),
         DataField("amount", UINT256, "amount_wei"),
+    )),
+    # sequencerId is 0: the contract settled a batch the chain signed.
+    EventKind("BatchSettled", "batch_settled", (
+        DataField("batchNonce", UINT256, "batch_nonce"),
+        DataField("digest", BYTES32, "digest"),
     )),
 )  # fmt: skip
 

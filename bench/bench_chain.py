@@ -45,7 +45,8 @@ def best_of(runs: int, fn: Callable[[], object]) -> float:
 def make_sequencers(n: int) -> list[state.Sequencer]:
     return [
         state.Sequencer(id=i, consensus_pubkey=hashlib.sha256(b"k%d" % i).digest(),
-                        locked_wei=str((1 + i % 97) * ETH), status=state.SEQUENCER_STATUS_ACTIVE)
+                        locked_wei=str((1 + i % 97) * ETH), l1_locked_wei=str((1 + i % 97) * ETH),
+                        status=state.SEQUENCER_STATUS_ACTIVE)
         for i in range(1, n + 1)
     ]
 

@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from web3 import Web3  # noqa: E402
 from web3.logs import DISCARD  # noqa: E402
 
+from abci_app import settlement as s  # noqa: E402
 from abci_app.devnet import l1_deploy  # noqa: E402
 from abci_app.devnet.anvil import Anvil, DevAccount  # noqa: E402
 from abci_app.l1 import contract as c  # noqa: E402
-from abci_app.l1 import settlement as s  # noqa: E402
 
 ETHER = 10**18
 BIG_STAKE_WEI = 100 * ETHER
@@ -75,7 +75,7 @@ def measure_settle(
     snapshot = node.snapshot()
     receipt = c.settle(dep, sender.private_key, batch, signatures)
     node.revert(snapshot)
-    (settled,) = dep.locking.events.BatchSettled().process_receipt(receipt, errors=DISCARD)
+    (settled,) = dep.locking.events.BatchStake().process_receipt(receipt, errors=DISCARD)
     stake_by_signer = {s.compute_signer_address(signer_key(i)): int(
         dep.locking.functions.sequencers(i + 1).call()[3]) for i in range(signers)}
     total = int(settled["args"]["totalStake"])
@@ -94,16 +94,18 @@ def measure_reference(node: Anvil, dep: c.LockingDeployment) -> int:
     return int(c.send_transaction(node.w3, admin.private_key, call)["gasUsed"])
 
 
-def collect_rows(node: Anvil) -> tuple[list[Row], int]:
+def collect_rows(node: Anvil, item_counts: tuple[int, ...] = ITEM_COUNTS,
+                 signer_counts: tuple[int, ...] = SIGNER_COUNTS) -> tuple[list[Row], int]:
+    """Settle gas by item count, then by signer count (quick mode passes smaller lists)."""
     sender = node.accounts[-1]
     item_dep = deploy_with_sequencers(
-        node, [BIG_STAKE_WEI] * ITEM_SIGNERS + [DUST_STAKE_WEI] * (max(ITEM_COUNTS) - ITEM_SIGNERS)
+        node, [BIG_STAKE_WEI] * ITEM_SIGNERS + [DUST_STAKE_WEI] * (max(item_counts) - ITEM_SIGNERS)
     )
     rows = []
-    for items in ITEM_COUNTS:
+    for items in item_counts:
         gas, verified = measure_settle(node, item_dep, sender, ITEM_SIGNERS, items)
         rows.append(Row(f"{items} items", ITEM_SIGNERS, verified, items, gas))
-    for signers in SIGNER_COUNTS:
+    for signers in signer_counts:
         dep = deploy_with_sequencers(node, [BIG_STAKE_WEI] * signers)
         gas, verified = measure_settle(node, dep, sender, signers, 1)
         rows.append(Row(f"{signers} signers", signers, verified, 1, gas))

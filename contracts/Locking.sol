@@ -23,8 +23,9 @@ import {SettlementBatch} from "./SettlementBatch.sol";
 /// @dev Owners, signers and consensus keys are never reused, even after an exit:
 ///      the chain keys sequencers by them and must never see two meanings for one.
 ///      The token must be a plain ERC-20 (no fee on transfer); `_pullTokens` checks.
-///      Settlement events carry the batch nonce, never `eventNonce`: the chain
-///      mirrors only the seven nonce-carrying events.
+///      Of the settlement events only `BatchSettled` carries `eventNonce`: the chain
+///      mirrors it (the eighth nonce-carrying event) and marks the batch's items final.
+///      The per-item events carry the batch nonce and are for L1 observers.
 contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable, EIP712 {
     using SafeERC20 for IERC20;
 
@@ -90,9 +91,11 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable, E
     event UnlockInitiated(uint64 indexed eventNonce, uint64 indexed sequencerId, uint256 amount);
     event Released(uint64 indexed eventNonce, uint64 indexed sequencerId, address to, uint256 amount);
     event RewardsClaimed(uint64 indexed eventNonce, uint64 indexed sequencerId, address to, uint256 amount);
+    // sequencerId is always 0: a batch belongs to no one sequencer.
+    event BatchSettled(uint64 indexed eventNonce, uint64 indexed sequencerId, uint256 batchNonce, bytes32 digest);
 
-    // Settlement events: keyed by the batch nonce, relayed back for the chain to mark items final.
-    event BatchSettled(uint64 indexed batchNonce, bytes32 digest, uint256 signedStake, uint256 totalStake);
+    // Settlement details, keyed by the batch nonce: the chain does not mirror these.
+    event BatchStake(uint64 indexed batchNonce, uint256 signedStake, uint256 totalStake);
     event WithdrawalReleasable(uint64 indexed batchNonce, uint64 indexed sequencerId, uint256 amount);
     event Slashed(
         uint64 indexed batchNonce, uint64 indexed sequencerId, uint8 reason, uint256 fromLocked, uint256 fromPending
@@ -329,7 +332,8 @@ contract Locking is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable, E
         uint256 signedStake = _countSignedStake(digest, signatures);
 
         lastBatchNonce = batch.nonce;
-        emit BatchSettled(batch.nonce, digest, signedStake, totalLocked);
+        emit BatchSettled(_nextNonce(), 0, batch.nonce, digest);
+        emit BatchStake(batch.nonce, signedStake, totalLocked);
         for (uint256 i = 0; i < batch.releases.length; i++) {
             _applyRelease(batch.nonce, batch.releases[i]);
         }

@@ -13,7 +13,8 @@ library SettlementBatch {
     }
 
     /// @dev Burns stake to the sink: `fromPending` from queued withdrawals (newest first),
-    ///      then `fromLocked` from the lock. `reason` is the chain's code (1 downtime, 2 double sign).
+    ///      then `fromLocked` from the lock. `reason` is the chain's code (1 downtime, 2 double sign,
+    ///      3 missed production); the contract applies any code and only reports it.
     struct Slash {
         uint64 sequencerId;
         uint8 reason;

@@ -5,7 +5,8 @@ The ABCI layer decodes requests and calls these; nothing here does IO.
 Modules: block (finalize_block and the end-of-block order), l1events (attested
 L1 events), txs (tx auth and messages), txsign (signing digest), validators
 (CometBFT set and H+2 history), schedule (rotation, rewards), slashing
-(downtime, double sign), withdrawals (delay queue), genesis (init/export),
+(downtime, double sign), withdrawals (delay queue), settlement (batches for
+the Locking contract), genesis (init/export),
 query (the table of query paths and the abci_query router), state/keys (typed storage), params.
 
 Encodings: state records are protobuf (proto/seqset/v1/state.proto) written
@@ -20,6 +21,7 @@ from abci_app.chain.l2 import get_attested_l1_height, get_l2_head
 from abci_app.chain.params import Params
 from abci_app.chain.query import QUERY_ROUTES, decode_query_value, query
 from abci_app.chain.seeds import get_seed_request
+from abci_app.chain.settlement import get_pending_settlement
 from abci_app.chain.state import get_last_applied_l1_nonce, get_params
 from abci_app.chain.txs import check_tx
 from abci_app.chain.types import (
@@ -55,6 +57,7 @@ __all__ = [
     "get_l2_head",
     "get_last_applied_l1_nonce",
     "get_params",
+    "get_pending_settlement",
     "get_seed_request",
     "get_validator_set",
     "init_chain",

@@ -1,33 +1,45 @@
-"""A whole block: begin, attested input, user txs, end of block.
+"""A whole block: begin, attested input, rotation, user txs, end of block.
 
 finalize_block(kv, block):
-  1. record the block's height and time;
+  1. record the block's height and time; a gap of rotation_timeout_s or more since
+     the previous block (or genesis) means the chain itself was down, so nobody
+     could attest production: the producer's clock restarts (process_begin_block);
   2. apply the attested L1 events in nonce order (process_l1_events);
   3. the rest of the attested input, in this order:
        process_l1_confirmed_height  keep the max attested L1 height (names future seed blocks)
        process_seed_randomness      seed the epochs that named this L1 block
        process_l2_headers           advance the L2 head, epochs, produced counts
+       process_settlement_signatures add the relayed signatures to the in-flight batch
      Attested input comes before user txs: it describes L1 and the L2 as > 2/3 of
      the power saw them, while the proposer alone chooses and orders the user txs.
      So an epoch that starts in this block snapshots its lookahead candidates
      before any tx the proposer picked (an Unjail, say) takes effect, and the
      randomness is applied before the headers, so an epoch that starts in the
      same block uses it rather than the fallback;
-  4. apply each user tx (process_tx), one result per tx;
-  5. process_end_block, in this fixed order:
+  4. the rotation (L2 registered only), before any user tx, so that no tx the
+     proposer picks (an Unjail, say) changes who is re-elected:
+       process_seed_fallback     a waiting epoch's fallback seed (seeds.py's docstring)
+       process_rotation          ineligible or silent producer: fault, re-election
+  5. apply each user tx (process_tx), one result per tx;
+  6. process_end_block, in this fixed order:
        process_downtime          decided_last_commit vs the set that signed H-1
        process_misbehavior       double signing: slash and tombstone
        process_withdrawal_queue  delays that ended become releasable
-       process_rotation          ineligible or silent producer (L2 registered only)
+       process_settlement_batch  form the next settlement batch (l1_chain_id set only)
        process_validator_updates diff for CometBFT (effective at H+2)
      Rewards are credited when an epoch closes (inside process_l2_headers).
 """
 
 from abci_app.chain.l1events import process_l1_events
 from abci_app.chain.l2 import process_l2_headers
-from abci_app.chain.params import Params
+from abci_app.chain.params import NS_PER_S, Params
 from abci_app.chain.schedule import process_rotation
-from abci_app.chain.seeds import process_l1_confirmed_height, process_seed_randomness
+from abci_app.chain.seeds import (
+    process_l1_confirmed_height,
+    process_seed_fallback,
+    process_seed_randomness,
+)
+from abci_app.chain.settlement import process_settlement_batch, process_settlement_signatures
 from abci_app.chain.slashing import process_downtime, process_misbehavior
 from abci_app.chain.state import get_chain_state, get_params, put_chain_state
 from abci_app.chain.txs import process_tx
@@ -37,17 +49,22 @@ from abci_app.chain.withdrawals import process_withdrawal_queue
 from abci_app.store.kv import KVStore
 
 
-def process_begin_block(kv: KVStore, block: BlockInput) -> None:
+def process_begin_block(kv: KVStore, block: BlockInput, params: Params) -> None:
     chain = get_chain_state(kv)
+    if block.time_ns - chain.last_block_time_ns >= params.rotation_timeout_s * NS_PER_S:
+        chain.last_progress_time_ns = max(int(chain.last_progress_time_ns), block.time_ns)
     chain.last_height = block.height
     chain.last_block_time_ns = block.time_ns
     put_chain_state(kv, chain)
 
 
-def process_attested_l2(kv: KVStore, block: BlockInput, params: Params) -> list[Event]:
-    process_l1_confirmed_height(kv, block.l1_confirmed_height)
-    events = process_seed_randomness(kv, block, params)
-    return events + process_l2_headers(kv, block.l2_headers, block, params)
+def process_attested_l2(
+    kv: KVStore, block: BlockInput, params: Params, observed_time_ns: int
+) -> list[Event]:
+    events = process_l1_confirmed_height(kv, block.l1_confirmed_height)
+    events += process_seed_randomness(kv, block, params)
+    events += process_l2_headers(kv, block.l2_headers, block, params, observed_time_ns)
+    return events + process_settlement_signatures(kv, block)
 
 
 def process_end_block(
@@ -56,16 +73,20 @@ def process_end_block(
     events = process_downtime(kv, block, params)
     events += process_misbehavior(kv, block, params)
     events += process_withdrawal_queue(kv, block.time_ns)
-    events += process_rotation(kv, block, params)
+    events += process_settlement_batch(kv, block, params)
     updates, update_events = process_validator_updates(kv, block.height, params)
     return updates, events + update_events
 
 
 def finalize_block(kv: KVStore, block: BlockInput) -> BlockOutcome:
     params = get_params(kv)
-    process_begin_block(kv, block)
+    # This block's votes were cast on the previous block: what they attest was seen by then.
+    observed_time_ns = int(get_chain_state(kv).last_block_time_ns)
+    process_begin_block(kv, block, params)
     l1_results = process_l1_events(kv, block.l1_events, block, params)
-    attested_events = process_attested_l2(kv, block, params)
+    attested_events = process_attested_l2(kv, block, params, observed_time_ns)
+    attested_events += process_seed_fallback(kv, block, params)
+    attested_events += process_rotation(kv, block, params)
     tx_results = [process_tx(kv, raw, block.chain_id, block.time_ns, params) for raw in block.txs]
     updates, events = process_end_block(kv, block, params)
     return BlockOutcome(tx_results=tx_results, validator_updates=updates,

@@ -62,7 +62,8 @@ from abci_app.valset import compute_consensus_address
 _SEQUENCER_REQUIRED = ("id", "owner", "signer", "consensus_pubkey", "locked_wei")
 _SEQUENCER_OPTIONAL = ("status", "jailed_until_ns", "missed_productions",
                        "rewards_accrued_wei", "rewards_claimed_wei", "created_height",
-                       "out_of_turn_blocks", "producer_jailed_until_ns")
+                       "out_of_turn_blocks", "producer_jailed_until_ns", "l1_locked_wei",
+                       "rewards_batched_wei", "rewards_settled_wei")
 _STATUS_BY_NAME = {name: value for value, name in STATUS_NAMES.items()}
 _TOP_LEVEL = ("params", "sequencers", "last_l1_nonce", "l1_confirmed_height", "state")
 
@@ -134,6 +135,11 @@ def compute_genesis_sequencer(doc: object, where: str) -> state.Sequencer:
         created_height=_int_field(doc, "created_height", where),
         out_of_turn_blocks=_int_field(doc, "out_of_turn_blocks", where),
         producer_jailed_until_ns=_int_field(doc, "producer_jailed_until_ns", where),
+        # A genesis sequencer's L1 lock is its chain lock unless stated
+        l1_locked_wei=format_wei(_wei_field(doc, "l1_locked_wei", where,
+                                            default=str(doc["locked_wei"]))),
+        rewards_batched_wei=format_wei(_wei_field(doc, "rewards_batched_wei", where)),
+        rewards_settled_wei=format_wei(_wei_field(doc, "rewards_settled_wei", where)),
     )
 
 
@@ -150,6 +156,9 @@ def compute_sequencer_json(seq: state.Sequencer) -> dict[str, int | str]:
         "created_height": int(seq.created_height),
         "out_of_turn_blocks": int(seq.out_of_turn_blocks),
         "producer_jailed_until_ns": int(seq.producer_jailed_until_ns),
+        "l1_locked_wei": seq.l1_locked_wei or "0",
+        "rewards_batched_wei": seq.rewards_batched_wei or "0",
+        "rewards_settled_wei": seq.rewards_settled_wei or "0",
     }
 
 
@@ -249,6 +258,8 @@ def _restore(kv: KVStore, exported: genesis_pb.ExportedState, chain_id: str) -> 
         put_record(kv, keys.epoch_key(schedule.epoch), schedule)
     for record in exported.validator_sets:
         put_record(kv, keys.valset_key(record.height), record)
+    for batch in exported.settlement_batches:
+        put_record(kv, keys.settlement_batch_key(batch.nonce), batch)
 
 
 def _derive(kv: KVStore, sequencers: list[state.Sequencer], params: Params, chain_id: str,
@@ -333,6 +344,7 @@ def export_genesis(kv: KVStore, chain_id: str) -> dict[str, object]:
         signing_infos=get_records(kv, keys.SIGNING_INFO_PREFIX, state.SigningInfo),
         schedules=get_records(kv, keys.EPOCH_PREFIX, state.EpochSchedule),
         validator_sets=get_records(kv, keys.VALSET_PREFIX, state.ValidatorSetRecord),
+        settlement_batches=get_records(kv, keys.SETTLEMENT_BATCH_PREFIX, state.SettlementBatch),
     )
     return {
         "params": compute_params_json(get_params(kv)),

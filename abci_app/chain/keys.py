@@ -16,6 +16,7 @@ L1_NOOP_PREFIX = b"chain/l1noop/"
 SIGNING_INFO_PREFIX = b"chain/sign/"
 EPOCH_PREFIX = b"chain/epoch/"
 VALSET_PREFIX = b"chain/valset/"
+SETTLEMENT_BATCH_PREFIX = b"chain/batch/"
 
 
 def encode_u64(value: int) -> bytes:
@@ -60,3 +61,7 @@ def epoch_key(epoch: int) -> bytes:
 
 def valset_key(height: int) -> bytes:
     return VALSET_PREFIX + encode_u64(height)
+
+
+def settlement_batch_key(nonce: int) -> bytes:
+    return SETTLEMENT_BATCH_PREFIX + encode_u64(nonce)

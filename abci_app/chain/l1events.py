@@ -20,7 +20,12 @@ from google.protobuf.message import Message
 from abci_app import pb
 from abci_app.chain import keys
 from abci_app.chain.messages import state
-from abci_app.chain.params import Params
+from abci_app.chain.params import Params, is_settlement_enabled
+from abci_app.chain.settlement import (
+    move_unbatched_slash_to_pending,
+    settle_batch,
+    validate_settled_batch,
+)
 from abci_app.chain.state import (
     ACTIVE,
     JAILED,
@@ -29,6 +34,7 @@ from abci_app.chain.state import (
     change_totals,
     format_wei,
     get_chain_state,
+    get_l1_locked,
     get_locked,
     get_sequencer,
     get_sequencer_id_by_consensus_address,
@@ -38,6 +44,7 @@ from abci_app.chain.state import (
     put_consensus_index,
     put_record,
     put_sequencer,
+    set_l1_locked,
     set_locked,
 )
 from abci_app.chain.types import BlockInput, Event, TxOutcome
@@ -49,6 +56,7 @@ from abci_app.chain.withdrawals import (
 )
 from abci_app.errors import (
     AppError,
+    BatchMismatchError,
     ClaimExceedsRewardsError,
     ConsensusKeyInUseError,
     EmptyL1EventError,
@@ -153,6 +161,7 @@ def validate_locked(kv: KVStore, msg: pb.events.Locked, ctx: L1Context) -> Check
         id=msg.sequencer_id, owner=msg.owner, signer=msg.signer,
         consensus_pubkey=msg.consensus_pubkey, locked_wei=format_wei(amount), status=ACTIVE,
         rewards_accrued_wei="0", rewards_claimed_wei="0", created_height=ctx.block.height,
+        l1_locked_wei=format_wei(amount), rewards_batched_wei="0", rewards_settled_wei="0",
     )
     return CheckedL1Event(seq, amount)
 
@@ -173,13 +182,19 @@ def validate_lock_increased(
 ) -> CheckedL1Event:
     seq = _require_sequencer(kv, msg.sequencer_id)
     _require_status(seq, (ACTIVE, JAILED), "increase its lock")
-    return CheckedL1Event(seq, _require_positive(msg.amount_wei, "lock_increased.amount_wei"))
+    amount = _require_positive(msg.amount_wei, "lock_increased.amount_wei")
+    if msg.new_total_wei:
+        parse_wei(msg.new_total_wei, "lock_increased.new_total_wei")
+    return CheckedL1Event(seq, amount)
 
 
 def process_lock_increased(
     kv: KVStore, msg: pb.events.LockIncreased, checked: CheckedL1Event, ctx: L1Context
 ) -> Event:
     set_locked(checked.seq, get_locked(checked.seq) + checked.amount_wei)
+    new_total = (int(msg.new_total_wei) if msg.new_total_wei
+                 else get_l1_locked(checked.seq) + checked.amount_wei)
+    set_l1_locked(checked.seq, new_total)
     put_sequencer(kv, checked.seq)
     change_totals(kv, total_locked_ever_wei=checked.amount_wei,
                   total_locked_wei=checked.amount_wei)
@@ -208,26 +223,33 @@ def validate_withdrawal_requested(
     kv: KVStore, msg: pb.events.WithdrawalRequested, ctx: L1Context
 ) -> CheckedL1Event:
     seq = _require_sequencer(kv, msg.sequencer_id)
-    _require_status(seq, (ACTIVE, JAILED), "withdraw part of its lock")
+    # L1 moved the tokens already: a fact, applied whatever the chain's status
+    _require_status(seq, (ACTIVE, JAILED, TOMBSTONED), "withdraw part of its lock")
     amount = _require_positive(msg.amount_wei, "withdrawal_requested.amount_wei")
-    # Verify the lock stays at or above min_lock (a full exit is UnlockInitiated)
-    locked, min_lock = get_locked(seq), ctx.params.min_lock_wei
-    if amount > locked or locked - amount < min_lock:
-        raise InsufficientLockError(
-            f"insufficient lock: requested {amount} would leave {max(locked - amount, 0)} "
-            f"< min_lock {min_lock} (locked {locked})")
+    if msg.remaining_wei:
+        parse_wei(msg.remaining_wei, "withdrawal_requested.remaining_wei")
     return CheckedL1Event(seq, amount)
 
 
 def process_withdrawal_requested(
     kv: KVStore, msg: pb.events.WithdrawalRequested, checked: CheckedL1Event, ctx: L1Context
 ) -> Event:
-    withdrawal = queue_withdrawal(kv, checked.seq, checked.amount_wei, ctx.block.time_ns,
-                                  ctx.params, l1_nonce=ctx.nonce)
-    put_sequencer(kv, checked.seq)
-    return Event("withdrawal_queued", [("sequencer_id", str(checked.seq.id)),
-                                       ("withdrawal_id", str(withdrawal.id)),
-                                       ("amount_wei", str(checked.amount_wei))])
+    seq, requested = checked.seq, checked.amount_wei
+    # Power goes at once, capped at what the chain still holds (slashes L1 has not seen)
+    amount = min(requested, get_locked(seq))
+    remaining = (int(msg.remaining_wei) if msg.remaining_wei
+                 else max(get_l1_locked(seq) - requested, 0))
+    set_l1_locked(seq, remaining)
+    move_unbatched_slash_to_pending(kv, int(seq.id), requested - amount)
+    withdrawal_id = 0
+    if amount > 0:
+        withdrawal_id = int(queue_withdrawal(kv, seq, amount, ctx.block.time_ns, ctx.params,
+                                             l1_nonce=ctx.nonce).id)
+    put_sequencer(kv, seq)
+    return Event("withdrawal_queued", [("sequencer_id", str(seq.id)),
+                                       ("withdrawal_id", str(withdrawal_id)),
+                                       ("amount_wei", str(amount)),
+                                       ("requested_wei", str(requested))])
 
 
 def validate_unlock_initiated(
@@ -235,6 +257,8 @@ def validate_unlock_initiated(
 ) -> CheckedL1Event:
     seq = _require_sequencer(kv, msg.sequencer_id)
     _require_status(seq, (ACTIVE, JAILED, TOMBSTONED), "start a full exit")
+    if msg.amount_wei:
+        parse_wei(msg.amount_wei, "unlock_initiated.amount_wei")
     # The chain's own lock is authoritative: slashes L1 has not seen are already deducted.
     return CheckedL1Event(seq, get_locked(seq))
 
@@ -243,6 +267,10 @@ def process_unlock_initiated(
     kv: KVStore, msg: pb.events.UnlockInitiated, checked: CheckedL1Event, ctx: L1Context
 ) -> Event:
     seq = checked.seq
+    if msg.amount_wei:
+        move_unbatched_slash_to_pending(
+            kv, int(seq.id), max(parse_wei(msg.amount_wei) - checked.amount_wei, 0))
+    set_l1_locked(seq, 0)
     if checked.amount_wei > 0:
         queue_withdrawal(kv, seq, checked.amount_wei, ctx.block.time_ns, ctx.params,
                          l1_nonce=ctx.nonce, full_exit=True)
@@ -289,6 +317,26 @@ def process_rewards_claimed(
     return _event("rewards_claimed", checked)
 
 
+def validate_batch_settled(
+    kv: KVStore, msg: pb.events.BatchSettled, ctx: L1Context
+) -> CheckedL1Event:
+    if not is_settlement_enabled(ctx.params):
+        raise BatchMismatchError("batch_settled: settlement is off (params.l1_chain_id 0)")
+    nonce = parse_wei(msg.batch_nonce, "batch_settled.batch_nonce")
+    validate_settled_batch(kv, nonce, bytes(msg.digest))
+    # No sequencer: the whole batch is the subject
+    return CheckedL1Event(state.Sequencer(), nonce)
+
+
+def process_batch_settled(
+    kv: KVStore, msg: pb.events.BatchSettled, checked: CheckedL1Event, ctx: L1Context
+) -> Event:
+    batch = validate_settled_batch(kv, checked.amount_wei, bytes(msg.digest))
+    settle_batch(kv, batch, ctx.block.height)
+    return Event("settlement_batch_settled", [("batch_nonce", str(batch.nonce)),
+                                              ("digest", "0x" + bytes(batch.digest).hex())])
+
+
 # Keyed by the L1Event oneof fields of abci_app/l1events_schema.EVENT_KINDS (a test checks
 # that every kind has one). Any: each handler takes its own kind's message type.
 L1_HANDLERS: dict[str, L1Handler[Any]] = {
@@ -300,6 +348,7 @@ L1_HANDLERS: dict[str, L1Handler[Any]] = {
     "unlock_initiated": L1Handler(validate_unlock_initiated, process_unlock_initiated),
     "released": L1Handler(validate_released, process_released),
     "rewards_claimed": L1Handler(validate_rewards_claimed, process_rewards_claimed),
+    "batch_settled": L1Handler(validate_batch_settled, process_batch_settled),
 }
 
 

@@ -30,9 +30,12 @@ COMETBFT_MAX_BLOCK_BYTES = 104_857_600
 # around them, plus the tx's own prefix and commit header: 134 bytes at worst
 # (tests/unit/test_protocol_constants.py measures it), so 256 leaves margin.
 RELAY_VOTE_OVERHEAD_BYTES = 256
-_STRING_FIELDS = ("power_reduction", "min_lock_wei", "reward_per_l2_block_wei")
-_BYTES_FIELDS = ("l2_genesis_hash",)
+_STRING_FIELDS = ("power_reduction", "min_lock_wei", "reward_per_l2_block_wei", "max_lock_wei")
+_BYTES_FIELDS = ("l2_genesis_hash", "l1_contract_address")
 L2_HASH_BYTES = 32
+L1_ADDRESS_BYTES = 20
+# The contract's bound on maxLock (its stake fits in 192 bits).
+MAX_LOCK_LIMIT_WEI = 2**192 - 1
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Params:
     power_reduction: int = 10**18  # wei per unit of CometBFT voting power
     max_validators: int = 100
     min_lock_wei: int = 10**18
+    max_lock_wei: int = MAX_LOCK_LIMIT_WEI  # the contract's maxLock (genesis from-l1)
     epoch_length: int = 100  # L2 blocks per epoch
     rotation_timeout_s: int = 60
     signed_blocks_window: int = 100
@@ -47,7 +51,8 @@ class Params:
     downtime_jail_s: int = 600
     downtime_slash_bps: int = 100
     double_sign_slash_bps: int = 500
-    withdrawal_delay_s: int = 86_400
+    # At least evidence_max_age_s: stake must stay slashable while evidence is valid.
+    withdrawal_delay_s: int = 172_800
     reward_per_l2_block_wei: int = 10**15
     max_tx_bytes: int = 16_384
     max_evidence_age_blocks: int = 100_000
@@ -65,6 +70,14 @@ class Params:
     # Must exceed the sidecars' L1 confirmation depth, so that the L1 block a
     # seed is drawn from is not yet mined when its epoch's candidates are fixed.
     seed_l1_delay_blocks: int = 16
+    # Block time an unseeded epoch waits for its L1 randomness before the fallback seed.
+    seed_timeout_s: int = 600
+    # Settlement to the Locking contract. l1_chain_id 0: no settlement.
+    l1_chain_id: int = 0
+    l1_contract_address: bytes = b""  # 20 bytes when l1_chain_id != 0; 0x-hex in JSON
+    settlement_interval_blocks: int = 10
+    max_settlement_items: int = 100
+    evidence_max_age_s: int = 172_800  # CometBFT's default evidence max_age_duration (48 h)
 
 
 # (low, high) inclusive bounds per parameter.
@@ -72,6 +85,7 @@ _BOUNDS: dict[str, tuple[int, int]] = {
     "power_reduction": (1, UINT256_MAX),
     "max_validators": (1, MAX_VALIDATORS_LIMIT),
     "min_lock_wei": (1, UINT256_MAX),
+    "max_lock_wei": (1, MAX_LOCK_LIMIT_WEI),
     "epoch_length": (1, 2**32),
     "rotation_timeout_s": (1, MAX_DURATION_S),
     "signed_blocks_window": (1, MAX_SIGNED_BLOCKS_WINDOW),
@@ -93,6 +107,11 @@ _BOUNDS: dict[str, tuple[int, int]] = {
     "producer_fault_slash_bps": (0, BPS_DENOMINATOR),
     "producer_jail_s": (0, MAX_DURATION_S),
     "seed_l1_delay_blocks": (1, 10_000),
+    "seed_timeout_s": (1, MAX_DURATION_S),
+    "l1_chain_id": (0, 2**64 - 1),
+    "settlement_interval_blocks": (1, 1_000_000),
+    "max_settlement_items": (1, 10_000),
+    "evidence_max_age_s": (1, MAX_DURATION_S),
 }
 
 
@@ -149,8 +168,8 @@ def compute_params_from_json(doc: object) -> Params:
     defaults = compute_params_json(Params())
     values: dict[str, Any] = {  # Any: as in compute_params_from_proto
         n: compute_param_int(n, doc.get(n, defaults[n])) for n in names if n not in _BYTES_FIELDS}
-    values["l2_genesis_hash"] = compute_hex_param(
-        "l2_genesis_hash", doc.get("l2_genesis_hash", ""))
+    for name in _BYTES_FIELDS:
+        values[name] = compute_hex_param(name, doc.get(name, ""))
     params = Params(**values)
     validate_params(params)
     return params
@@ -179,10 +198,34 @@ def validate_params(params: Params) -> None:
     elif len(params.l2_genesis_hash) != L2_HASH_BYTES:
         raise ParamsError(f"app_state.params.l2_genesis_hash: expected {L2_HASH_BYTES} bytes "
                           f"when l2_chain_id is set, got {len(params.l2_genesis_hash)}")
+    validate_settlement_params(params)
+
+
+def validate_settlement_params(params: Params) -> None:
+    """Lock range, the L1 domain, and a delay that outlasts evidence."""
+    if params.min_lock_wei > params.max_lock_wei:
+        raise ParamsError(f"app_state.params.min_lock_wei: {params.min_lock_wei} > "
+                          f"max_lock_wei {params.max_lock_wei}")
+    if params.l1_chain_id == 0:
+        if params.l1_contract_address:
+            raise ParamsError("app_state.params.l1_contract_address: set without l1_chain_id")
+    elif len(params.l1_contract_address) != L1_ADDRESS_BYTES:
+        raise ParamsError(f"app_state.params.l1_contract_address: expected {L1_ADDRESS_BYTES} "
+                          f"bytes when l1_chain_id is set, got {len(params.l1_contract_address)}")
+    # A validator that double signs and unlocks at once must still be slashable
+    if params.withdrawal_delay_s < params.evidence_max_age_s:
+        raise ParamsError(
+            f"app_state.params.withdrawal_delay_s: {params.withdrawal_delay_s} s < "
+            f"evidence_max_age_s {params.evidence_max_age_s} s: stake would leave before "
+            "evidence against it expires")
 
 
 def is_l2_registered(params: Params) -> bool:
     return params.l2_chain_id != 0
+
+
+def is_settlement_enabled(params: Params) -> bool:
+    return params.l1_chain_id != 0
 
 
 def compute_params_json(params: Params) -> dict[str, int | str]:

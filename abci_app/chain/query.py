@@ -36,6 +36,11 @@ from abci_app.chain.schedule import (
     get_epoch_schedule,
     get_sequencer_at,
 )
+from abci_app.chain.settlement import (
+    get_in_flight_batch,
+    get_settlement_batch,
+    get_settlement_progress,
+)
 from abci_app.chain.state import (
     get_account_nonce,
     get_chain_state,
@@ -237,6 +242,34 @@ def get_l2_head_answer(kv: KVStore, request: query_pb.QueryL2HeadRequest) -> Ans
     ), b""
 
 
+# --- settlement (issue 14) -----------------------------------------------------------------
+
+
+def _settlement_fields(kv: KVStore, batch: state.SettlementBatch) -> dict[str, Any]:
+    progress = get_settlement_progress(kv, batch)
+    return {"batch": batch, "complete": progress.complete,
+            "signed_stake_wei": str(progress.signed_stake_wei),
+            "total_stake_wei": str(progress.total_stake_wei)}
+
+
+def get_settlement_pending_answer(
+    kv: KVStore, request: query_pb.QuerySettlementPendingRequest
+) -> Answer:
+    batch = get_in_flight_batch(kv)
+    if batch is None:
+        raise QueryNotFoundError("no settlement batch is in flight")
+    return query_pb.QuerySettlementPendingResponse(**_settlement_fields(kv, batch)), b""
+
+
+def get_settlement_batch_answer(
+    kv: KVStore, request: query_pb.QuerySettlementBatchRequest
+) -> Answer:
+    batch = get_settlement_batch(kv, request.nonce)
+    if batch is None:
+        raise QueryNotFoundError(f"no settlement batch {request.nonce}")
+    return query_pb.QuerySettlementBatchResponse(**_settlement_fields(kv, batch)), b""
+
+
 # --- the table -------------------------------------------------------------------------------
 
 
@@ -299,6 +332,12 @@ QUERY_ROUTES: tuple[QueryRoute, ...] = (
                query_pb.QueryTotalsResponse, get_totals_answer),
     QueryRoute("l2/head", "L2Head", query_pb.QueryL2HeadRequest,
                query_pb.QueryL2HeadResponse, get_l2_head_answer),
+    QueryRoute("settlement/pending", "SettlementPending",
+               query_pb.QuerySettlementPendingRequest, query_pb.QuerySettlementPendingResponse,
+               get_settlement_pending_answer),
+    QueryRoute("settlement/batch", "SettlementBatch", query_pb.QuerySettlementBatchRequest,
+               query_pb.QuerySettlementBatchResponse, get_settlement_batch_answer,
+               (PathArg("nonce", parse_uint),)),
 )
 
 ROUTES_BY_PATH: dict[str, QueryRoute] = {r.path: r for r in QUERY_ROUTES}

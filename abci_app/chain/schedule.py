@@ -18,10 +18,13 @@ block's randomness (its mixHash), seed(e+2) = sha256("seqset/epoch-seed/v2" ||
 mix_hash || u64be(e+2)) and e+2's producer is drawn over the snapshot. A
 snapshot member that is no longer a candidate when its turn comes is replaced
 at once by the re-election rule below, so the drawn schedule depends only on
-the snapshot and the seed. If e+1 ends before the randomness is attested,
-seed(e+2) = sha256("seqset/epoch-seed/fallback/v2" || seed(e+1) || u64be(e+2))
-(event seed_fallback). Epochs 0 and 1 use the fallback rule from
-sha256("seqset/genesis/" || chain_id).
+the snapshot and the seed. An epoch starts only once seeded: if e+1 ends
+before the randomness is attested, e+2 waits (no producer, no timeout) until
+it is, or until the fallback seed(e+2) = sha256("seqset/epoch-seed/fallback/v2"
+|| seed(e+1) || u64be(e+2)) applies (event seed_fallback): once the attested
+L1 height reaches seed_l1_height + seed_l1_delay_blocks, or seed_timeout_s of
+block time after e+1's last header (seeds.py). Epochs 0 and 1 use the
+fallback rule from sha256("seqset/genesis/" || chain_id).
 
 Who controls each input, and the bias that remains:
   - the producer of epoch e decides when e ends (it may withhold its last
@@ -34,22 +37,31 @@ Who controls each input, and the bias that remains:
   - the Ethereum proposer of the named L1 block may withhold its slot (one bit,
     at the cost of its block reward);
   - > 1/3 of the power withholding randomness (or an L1 stall) forces the
-    fallback, which is predictable; a producer that can end epoch e+1 before
-    the randomness is attested picks between two seeds (keep two epochs of L2
-    time well above seed_l1_delay_blocks of L1 time);
+    fallback, which is predictable; ending epoch e+1 early only makes e+2 wait,
+    it never picks the fallback;
   - a failing producer chooses whether to fail, and so the re-election round;
-    it is slashed and producer-jailed for it.
+    it is slashed and producer-jailed for it. The rotation runs before user
+    txs and re-elects over the epoch's snapshot, so a proposer's choice of txs
+    (an Unjail, say) never changes the winner.
 
-Liveness (L2 registered only): progress is an attested L2 header produced by
-the scheduled producer (l2.py). After rotation_timeout_s of block time without
-progress the producer gets a PRODUCER fault: a producer_fault_slash_bps slash
+Liveness (L2 registered only): progress is any attested L2 header (l2.py);
+rewards go to in-turn headers only, and an out-of-turn header by a known
+sequencer is a producer fault of that sequencer. After rotation_timeout_s of
+block time without progress, in a block whose attested tx attested something
+(so a proposer omitting that tx only delays the fault), or after twice that
+in any block (so a stalled attestation path still replaces a dead producer),
+the producer gets a PRODUCER fault: a producer_fault_slash_bps slash
 (SlashRecord "missed_production") and producer_jailed_until_ns = time +
 producer_jail_s, which takes it out of the rotation but not out of the
 validator set (only downtime and double signing jail). Round k+1 re-elects
-with seed sha256(seed || u32be(k+1)) among the candidates that have not failed
-in this epoch (all candidates if every one has failed); the new producer holds
-the rest of the epoch from last_l2_height + 1. With no L2 registered there are
-no timeouts, faults or rewards.
+with seed sha256(seed || u32be(k+1)) among the epoch's snapshot members that
+are still candidates and have not failed in this epoch (all current candidates
+if none is left); the new producer holds the rest of the epoch from
+last_l2_height + 1. With no L2 registered there are no timeouts, faults or
+rewards. Known limit: with >= 1/3 of the power byzantine, withholding or
+falsifying L2 headers blocks the header tally, so honest producers make no
+attested progress; faults then wait for another attestation to flow (or for
+twice the timeout).
 
 Rewards: reward_per_l2_block_wei for each attested L2 block whose producer was
 the scheduled one, credited when its epoch closes.
@@ -196,13 +208,24 @@ def add_produced(schedule: state.EpochSchedule, sequencer_id: int, l2_blocks: in
     schedule.produced.extend(copies)
 
 
+def compute_reelection_pool(
+    schedule: state.EpochSchedule, candidates: Sequence[ValidatorEntry]
+) -> list[Candidate]:
+    """The epoch's snapshot members still eligible and not failed this epoch (snapshot
+    powers and order); all current candidates only if none is left."""
+    eligible = {c.sequencer_id for c in candidates}  # membership only
+    failed = set(schedule.failed_ids)  # membership only
+    pool: list[Candidate] = [c for c in schedule.candidates
+                             if c.sequencer_id in eligible and c.sequencer_id not in failed]
+    return pool or list(candidates)
+
+
 def reelect(
     kv: KVStore, schedule: state.EpochSchedule, candidates: Sequence[ValidatorEntry],
     time_ns: int, reason: str,
 ) -> Event:
     """Hand the rest of the epoch to a new producer, chosen by a fresh round's seed."""
-    failed = set(schedule.failed_ids)  # membership only
-    pool = [c for c in candidates if c.sequencer_id not in failed] or list(candidates)
+    pool = compute_reelection_pool(schedule, candidates)
     schedule.reelections += 1
     producer = compute_producer(compute_reelection_seed(schedule.seed, schedule.reelections), pool)
     chain = get_chain_state(kv)
@@ -234,9 +257,10 @@ def replace_ineligible_producer(
 
 
 def process_producer_fault(
-    kv: KVStore, sequencer_id: int, block: BlockInput, params: Params
+    kv: KVStore, sequencer_id: int, block: BlockInput, params: Params, kind: str = "timeout"
 ) -> list[Event]:
-    """Missed production: a small slash and time out of the rotation; never a consensus jail."""
+    """Missed production ("timeout") or an out-of-turn block ("out_of_turn"): a small
+    slash and time out of the rotation; never a consensus jail."""
     seq = get_known_sequencer(kv, sequencer_id)
     seq.missed_productions += 1
     until = block.time_ns + params.producer_jail_s * NS_PER_S
@@ -244,25 +268,46 @@ def process_producer_fault(
     record = slash_sequencer(kv, seq, params.producer_fault_slash_bps, "missed_production",
                              block.height, block)
     return [Event("producer_fault", [
-        ("sequencer_id", str(sequencer_id)), ("count", str(seq.missed_productions)),
+        ("sequencer_id", str(sequencer_id)), ("kind", kind),
+        ("count", str(seq.missed_productions)),
         ("from_pending_wei", record.from_pending_wei),
         ("from_locked_wei", record.from_locked_wei),
         ("producer_jailed_until_ns", str(seq.producer_jailed_until_ns))])]
 
 
+def is_attestation_flowing(block: BlockInput) -> bool:
+    """This block's attested tx attested something: evidence that > 2/3 of the power
+    report, and that the proposer included their reports."""
+    return bool(block.l1_events or block.l2_headers or block.seed_randomness is not None
+                or block.l1_confirmed_height > 0)
+
+
+def is_timed_out(block: BlockInput, last_progress_time_ns: int, params: Params) -> bool:
+    """rotation_timeout_s without progress, confirmed by attestation flowing in this block;
+    or twice that, so a stalled attestation path still replaces a dead producer."""
+    timeout_ns = params.rotation_timeout_s * NS_PER_S
+    elapsed = block.time_ns - last_progress_time_ns
+    if elapsed >= 2 * timeout_ns:
+        return True
+    return elapsed >= timeout_ns and is_attestation_flowing(block)
+
+
 def process_rotation(kv: KVStore, block: BlockInput, params: Params) -> list[Event]:
-    """Replace an ineligible producer at once, a silent one after rotation_timeout_s."""
+    """Replace an ineligible producer at once, a silent one after the timeout (is_timed_out).
+    Nothing while the current epoch is done and the next waits for its seed."""
     if not is_l2_registered(params):
         return []
     chain = get_chain_state(kv)
     schedule = get_known_epoch_schedule(kv, chain.current_epoch)
+    if chain.last_l2_height >= schedule.last_l2_height:
+        return []  # nobody is scheduled: no height of this epoch is left
     events = replace_ineligible_producer(kv, schedule, block, params)
     if events:
         return events
     producer = get_current_producer(schedule)
     if producer == NO_PRODUCER:
         return []
-    if block.time_ns - chain.last_progress_time_ns < params.rotation_timeout_s * NS_PER_S:
+    if not is_timed_out(block, int(chain.last_progress_time_ns), params):
         return []
     events = process_producer_fault(kv, producer, block, params)
     schedule.failed_ids[:] = sorted(set(schedule.failed_ids) | {producer})

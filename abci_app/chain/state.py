@@ -151,6 +151,24 @@ def set_locked(seq: state.Sequencer, amount_wei: int) -> None:
     seq.locked_wei = format_wei(amount_wei)
 
 
+def get_l1_locked(seq: state.Sequencer) -> int:
+    return int(seq.l1_locked_wei or "0")
+
+
+def set_l1_locked(seq: state.Sequencer, amount_wei: int) -> None:
+    seq.l1_locked_wei = format_wei(amount_wei)
+
+
+def get_stake(seq: state.Sequencer) -> int:
+    """What both sides hold: power never exceeds the smaller of the two locks."""
+    return min(get_locked(seq), get_l1_locked(seq))
+
+
+def get_wei(text: str) -> int:
+    """A stored amount field ("" reads as 0)."""
+    return int(text or "0")
+
+
 def get_unclaimed_rewards(seq: state.Sequencer) -> int:
     return int(seq.rewards_accrued_wei or "0") - int(seq.rewards_claimed_wei or "0")
 

@@ -23,9 +23,9 @@ from abci_app.chain.state import (
     TOMBSTONED,
     get_account_nonce,
     get_chain_state,
-    get_locked,
     get_params,
     get_sequencer,
+    get_stake,
     put_account_nonce,
     put_sequencer,
 )
@@ -113,9 +113,9 @@ def validate_unjail(seq: state.Sequencer, now_ns: int, params: Params) -> None:
     if now_ns < seq.jailed_until_ns:
         raise JailPeriodNotOverError(
             f"unjail: jailed until {seq.jailed_until_ns} ns, block time {now_ns} ns")
-    if get_locked(seq) < params.min_lock_wei:
+    if get_stake(seq) < params.min_lock_wei:
         raise InsufficientLockError(
-            f"unjail: lock {get_locked(seq)} < min_lock {params.min_lock_wei}")
+            f"unjail: lock {get_stake(seq)} < min_lock {params.min_lock_wei}")
 
 
 def process_unjail(kv: KVStore, seq: state.Sequencer) -> list[Event]:

@@ -19,10 +19,10 @@ from eth_hash.auto import keccak
 
 from abci_app.chain.messages import tx as tx_pb
 from abci_app.errors import BadSignatureError
+from abci_app.settlement import SIGNATURE_BYTES
 
 TX_DOMAIN = b"seqset/tx/v1"
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-SIGNATURE_BYTES = 65
 
 
 def compute_tx_digest(chain_id: str, body: bytes) -> bytes:

@@ -50,6 +50,9 @@ class BlockInput:
     l2_headers: list[pb.l2.L2Header] = field(default_factory=list)
     seed_randomness: pb.l2.L1Randomness | None = None
     l1_confirmed_height: int = 0  # 0: none attested in this block
+    # (signer address 20 B, signature 65 B) over the in-flight batch's digest, each
+    # verified by the relay against the stored signer of a validator in the set.
+    settlement_signatures: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """CometBFT's validator set: the active, unjailed sequencers, top max_validators by power.
 
 Ordering and tie-break: power descending, then sequencer id ascending.
-Power is locked_wei // power_reduction (rounded down), capped so that the
-whole set stays under CometBFT's MaxTotalVotingPower.
+Power is stake // power_reduction (rounded down), capped so that the whole set
+stays under CometBFT's MaxTotalVotingPower, where stake = min(locked_wei,
+l1_locked_wei): never more than both the chain and the Locking contract hold.
+A sequencer whose stake is below min_lock_wei is not in the set.
 
 Timing: updates returned by FinalizeBlock at height H take effect at H+2, so
 the set computed at H is stored as the set that signs from H+2 on. A record is
@@ -16,7 +18,7 @@ from functools import lru_cache
 from abci_app.chain import keys
 from abci_app.chain.messages import state
 from abci_app.chain.params import Params
-from abci_app.chain.state import ACTIVE, get_locked, get_records, get_sequencers, put_record
+from abci_app.chain.state import ACTIVE, get_records, get_sequencers, get_stake, put_record
 from abci_app.chain.types import Event, ValidatorUpdate
 from abci_app.store.kv import KVStore
 from abci_app.valset import ValidatorEntry, compute_consensus_address
@@ -36,18 +38,19 @@ def compute_power(locked_wei: int, params: Params) -> int:
 
 
 def is_eligible_validator(seq: state.Sequencer, params: Params) -> bool:
-    return bool(seq.status == ACTIVE) and compute_power(get_locked(seq), params) > 0
+    stake = get_stake(seq)
+    return (bool(seq.status == ACTIVE) and stake >= params.min_lock_wei
+            and compute_power(stake, params) > 0)
 
 
 def compute_validator_set(
     sequencers: Sequence[state.Sequencer], params: Params
 ) -> list[ValidatorEntry]:
     """Pure: the eligible sequencers, sorted by (power desc, id asc), top max_validators."""
-    cap = compute_max_validator_power(params)
     entries = []
     for seq in sequencers:
-        power = min(get_locked(seq) // params.power_reduction, cap)
-        if seq.status == ACTIVE and power > 0:
+        if is_eligible_validator(seq, params):
+            power = compute_power(get_stake(seq), params)
             pub_key = bytes(seq.consensus_pubkey)
             entries.append(ValidatorEntry(_consensus_address(pub_key), pub_key, power, int(seq.id)))
     entries.sort(key=lambda e: (-e.power, e.sequencer_id))

@@ -2,7 +2,8 @@
 
 A withdrawal leaves the lock (and voting power) at once, stays slashable until
 releasable_at (block time + withdrawal_delay), then becomes releasable. It is
-paid out, and leaves the queue, only when the L1 contract reports Released.
+released on L1 by a settled batch (abci_app/chain/settlement.py), and leaves
+the queue when the L1 contract reports Released (the owner's claim).
 Each record keeps the nonce of the L1 event that queued it, so settlement can
 match L1's releases to the requests.
 """
@@ -87,26 +88,32 @@ def process_withdrawal_queue(kv: KVStore, time_ns: int) -> list[Event]:
     return events
 
 
-def get_releasable_withdrawals(kv: KVStore, sequencer_id: int) -> list[state.PendingWithdrawal]:
-    return [w for w in get_withdrawals(kv, sequencer_id) if w.releasable]
+def get_claim_order(kv: KVStore, sequencer_id: int) -> list[state.PendingWithdrawal]:
+    """The withdrawals an L1 claim pays: those a settled batch released first, then the
+    rest, each group in request order."""
+    queued = get_withdrawals(kv, sequencer_id)
+    return [w for w in queued if w.released_on_l1] + [w for w in queued if not w.released_on_l1]
 
 
 def validate_release(kv: KVStore, seq: state.Sequencer, amount_wei: int) -> None:
-    """Raises ReleaseExceedsReleasableError unless amount_wei is covered. Writes nothing."""
-    # Verify the L1 payout is covered by what the chain considers releasable
-    available = sum(get_withdrawal_amount(w) for w in get_releasable_withdrawals(kv, seq.id))
+    """Raises ReleaseExceedsReleasableError if L1 paid more than the chain ever queued.
+
+    Never refused for timing: L1 pays only what settlement released, so a claim
+    that lands before the chain saw the delay pass is still a fact. Writes nothing.
+    """
+    available = sum(get_withdrawal_amount(w) for w in get_withdrawals(kv, seq.id))
     if amount_wei > available:
         raise ReleaseExceedsReleasableError(
-            f"released {amount_wei} wei > releasable {available} wei for sequencer {seq.id}")
+            f"released {amount_wei} wei > queued {available} wei for sequencer {seq.id}")
 
 
 def release_withdrawals(kv: KVStore, seq: state.Sequencer, amount_wei: int) -> None:
-    """Pay out amount_wei from the sequencer's releasable withdrawals, oldest first.
+    """Mark amount_wei of the sequencer's withdrawals paid, in claim order.
 
     The caller has run validate_release. Stores `seq`.
     """
     remaining = amount_wei
-    for withdrawal in get_releasable_withdrawals(kv, seq.id):
+    for withdrawal in get_claim_order(kv, seq.id):
         take = min(remaining, get_withdrawal_amount(withdrawal))
         withdrawal.amount_wei = format_wei(get_withdrawal_amount(withdrawal) - take)
         put_withdrawal(kv, withdrawal)

@@ -186,9 +186,6 @@ class Localnet:
             picked = free_ports(3 * size)
             ports = [NodePorts(*picked[3 * i:3 * i + 3]) for i in range(size)]
         self.nodes = [LocalNode(i, base / f"node{i}", ports[i], cometbft) for i in range(size)]
-        # Set by callers whose chain clock matters from block 1 (the L2 rotation timeout):
-        # the next start() stamps genesis_time with the moment cometbft starts.
-        self.restamp_genesis_time = False
 
     def init(self, params: dict[str, Any] | None = None) -> None:
         """Homes plus a genesis whose sequencers are the nodes themselves."""
@@ -254,22 +251,8 @@ class Localnet:
     def start(self) -> None:
         for node in self.nodes:
             node.start_app()
-        if self.restamp_genesis_time:
-            self.stamp_genesis_time()
         for node in self.nodes:
             node.start_cometbft()
-
-    def stamp_genesis_time(self) -> None:
-        """genesis_time = now in every (unstarted) node's genesis, so that block 1 is not
-        stamped with the moment the homes were made, seconds before anything ran."""
-        now = time.time()
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e9):09d}Z"
-        for node in self.nodes:
-            path = node.home / "config" / "genesis.json"
-            genesis = json.loads(path.read_text())
-            genesis["genesis_time"] = stamp
-            path.write_text(json.dumps(genesis, indent=2) + "\n")
-        self.restamp_genesis_time = False
 
     def stop(self) -> None:
         for node in self.nodes:

@@ -99,6 +99,7 @@ def _print_summary(net: L2Localnet) -> None:
     for node in net.nodes:
         click.echo(f"  node{node.index}: rpc {node.rpc_url}  sidecar "
                    f"{net.sidecar_address(node.index)}  home {node.home}")
+    click.echo(f"  relayer: settles complete batches on L1, log {net.relayer_log}")
     click.echo("status: ./scripts/localnet status    stop: ./scripts/localnet down")
 
 
@@ -112,6 +113,7 @@ def _save(folder: Path, net: L2Localnet) -> None:
         "anvil_port": net.anvil.port,
         "l2_port": net.l2.port,
         "locking_address": net.deployment.locking_address,
+        "relayer_log": str(net.relayer_log),
         "deploy_block": net.deployment.deploy_block,
     }
     _state_path(folder).write_text(json.dumps(state, indent=2))
@@ -153,7 +155,8 @@ def down(folder: Path) -> None:
 @main.command()
 @click.pass_obj
 def status(folder: Path) -> None:
-    """Print each node's height, app hash and L1 nonce; the L2 head and its producers."""
+    """Print each node's height, app hash and L1 nonce; the L2 head and its producers;
+    the settlement backlog."""
     state = _load(folder)
     if not state:
         click.echo("no localnet here; start one with ./scripts/localnet up")
@@ -168,6 +171,33 @@ def status(folder: Path) -> None:
         except OSError as exc:
             click.echo(f"node{node.index}: down ({exc})")
     click.echo(describe_l2(net))
+    click.echo(describe_settlement(net, str(state["locking_address"])))
+
+
+def describe_settlement(net: L2Localnet, locking_address: str) -> str:
+    """The settlement backlog: the chain's in-flight batch and L1's last settled nonce."""
+    from web3 import Web3
+
+    from abci_app.l1.contract import attach_locking, get_last_batch_nonce
+
+    try:
+        w3 = Web3(Web3.HTTPProvider(net.anvil.url, request_kwargs={"timeout": 5}))
+        l1_nonce = get_last_batch_nonce(attach_locking(w3, locking_address))
+    except Exception as exc:  # noqa: BLE001 - status reports whatever is down
+        return f"settlement: L1 unreachable ({exc})"
+    for node in net.nodes:
+        try:
+            pending = net.pending_batch(node.index)
+        except Exception:  # noqa: BLE001 - try the next node
+            continue
+        if pending is None:
+            return f"settlement: no batch in flight; L1 lastBatchNonce {l1_nonce}"
+        state = "complete" if pending.complete else "collecting signatures"
+        return (f"settlement: batch {pending.nonce} in flight ({pending.batch.item_count} items, "
+                f"{state}: {len(pending.signatures)} signatures, stake "
+                f"{pending.signed_stake_wei}/{pending.total_stake_wei}); "
+                f"L1 lastBatchNonce {l1_nonce}; relayer log {net.relayer_log}")
+    return f"settlement: no node answered; L1 lastBatchNonce {l1_nonce}"
 
 
 def describe_l2(net: L2Localnet) -> str:

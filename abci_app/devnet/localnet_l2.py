@@ -57,9 +57,6 @@ class L2Localnet(L1Localnet):
         genesis = self.l2.rpc("eth_getBlockByNumber", ["0x0", False])
         self.params = self.compute_l2_params(str(genesis["hash"]))
         super().init()
-        # Otherwise the rotation clock would count the seconds spent starting the processes
-        # as the first producer's silence (see stamp_genesis_time).
-        self.net.restamp_genesis_time = True
 
     def resume(self, locking_address: str, deploy_block: int) -> None:
         super().resume(locking_address, deploy_block)
@@ -112,7 +109,7 @@ class L2Localnet(L1Localnet):
 
     def processes(self) -> list[subprocess.Popen[bytes]]:
         """Every process of the network, L2 anvil first (for `localnet down`, stopped last)."""
-        procs = [self.l2._proc, self.anvil._proc, *self.sidecars, *self.agents]
+        procs = [self.l2._proc, self.anvil._proc, *self.sidecars, *self.agents, self.relayer]
         procs += [p for n in self.nodes for p in (n.app_proc, n.cometbft_proc)]
         return [p for p in procs if p is not None]
 

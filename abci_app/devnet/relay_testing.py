@@ -16,6 +16,7 @@ from abci_app import pb
 from abci_app.relay.attested_tx import ATTESTED_TX_PREFIX
 from abci_app.relay.codec import AttestedEventsTx, encode_message
 from abci_app.relay.signbytes import compute_vote_extension_sign_bytes
+from abci_app.settlement import sign_digest
 from abci_app.valset import ValidatorEntry, compute_consensus_address
 
 BLOCK_ID_FLAG_ABSENT = pb.validator.BLOCK_ID_FLAG_ABSENT
@@ -100,14 +101,17 @@ def get_valset(validators: Sequence[LocalValidator]) -> list[ValidatorEntry]:
 def make_attested_tx(
     extended_commit: Any, events: Sequence[Any], l2_headers: Sequence[Any] = (),
     seed_randomness: Any | None = None, l1_confirmed_height: int = 0,
+    settlement_signatures: Sequence[Any] = (),
 ) -> bytes:
     """An attested-events tx carrying exactly this commit and these parts, however wrong.
 
     For crafting malicious proposals; honest proposers use build_attested_tx.
+    `settlement_signatures` are pb.relay.SettlementSignature messages.
     """
     body = AttestedEventsTx(extended_commit_info=encode_message(extended_commit),
                             events=list(events), l2_headers=list(l2_headers),
-                            l1_confirmed_height=l1_confirmed_height)
+                            l1_confirmed_height=l1_confirmed_height,
+                            settlement_signatures=list(settlement_signatures))
     if seed_randomness is not None:
         body.seed_randomness.CopyFrom(seed_randomness)
     return ATTESTED_TX_PREFIX + encode_message(body)
@@ -139,3 +143,15 @@ def make_randomness(l1_height: int, label: str = "seqset-test/l1") -> Any:
     """A well-formed L1Randomness for `l1_height`."""
     mix_hash = hashlib.sha256(f"{label}/{l1_height}".encode()).digest()
     return pb.l2.L1Randomness(l1_height=l1_height, mix_hash=mix_hash)
+
+
+def make_settlement_key(index: int, label: str = "seqset-test/settlement") -> bytes:
+    """A deterministic secp256k1 private key (a sequencer's L1 signer key) for tests."""
+    return hashlib.sha256(f"{label}/{index}".encode()).digest()
+
+
+def make_settlement_signature(digest: bytes, key: bytes, batch_nonce: int) -> Any:
+    """The pb.relay.SettlementSignature an honest validator's ExtendVote carries."""
+    signed = sign_digest(digest, key)
+    return pb.relay.SettlementSignature(batch_nonce=batch_nonce,
+                                        signature=signed.r + signed.s + bytes([signed.v]))

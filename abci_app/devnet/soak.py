@@ -37,6 +37,7 @@ from abci_app.devnet.l2_audit import (
     get_recorded_faults,
 )
 from abci_app.devnet.localnet import LocalNode
+from abci_app.devnet.localnet_l1 import query_node
 from abci_app.devnet.localnet_l2 import L2Localnet, L2Settings
 
 STALL_INTERVALS = 4  # more than this many L2 block intervals between two blocks is a stall
@@ -55,8 +56,6 @@ class SoakResult:
 
 
 def get_powers(node: LocalNode) -> dict[int, int]:
-    from abci_app.devnet.localnet_l1 import query_node
-
     return {int(v.sequencer_id): int(v.power) for v in query_node(node, "/validators").validators}
 
 
@@ -147,7 +146,8 @@ def run_soak(net: L2Localnet, seconds: float, echo: bool = True) -> SoakResult:
     while (left := deadline - time.monotonic()) > 0:
         time.sleep(min(SAMPLE_INTERVAL_S, left))
         if echo:
-            click.echo(f"  {seconds - max(left, 0):.0f}s: L2 height {net.l2_head().height}, "
+            elapsed = seconds - max(deadline - time.monotonic(), 0)
+            click.echo(f"  {elapsed:.0f}s: L2 height {net.l2_head().height}, "
                        f"chain height {net.nodes[0].height()}")
     return audit(net, before)
 

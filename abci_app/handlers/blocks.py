@@ -56,6 +56,8 @@ def build_block_input(
         l2_headers=list(attested.l2_headers),
         seed_randomness=attested.seed_randomness,
         l1_confirmed_height=attested.l1_confirmed_height,
+        settlement_signatures=[(item.signer, item.signature)
+                               for item in attested.settlement_signatures],
     )
 
 

@@ -4,7 +4,12 @@ The relay's pure functions decide; this module feeds them the right inputs:
 the validator set that signed H-1 (updates take effect two heights late), our
 own sidecar's view for ExtendVote (an in-memory snapshot, see sidecar_feed.py),
 and what committed state says comes next (get_relay_view: the last applied L1
-nonce, the attested L2 head, the seed request, the attested L1 height).
+nonce, the attested L2 head, the seed request, the attested L1 height, and the
+in-flight settlement batch with the stored signer behind each validator).
+
+ExtendVote also signs the in-flight batch's digest with our sequencer's L1
+signer key, when we have one. It signs the batch of committed state: if the
+block being voted on settles it, the signature is merely stale, never wrong.
 """
 
 import logging
@@ -12,6 +17,8 @@ from collections.abc import Sequence
 from typing import TypeAlias
 
 from abci_app import chain, pb
+from abci_app.chain.settlement import get_in_flight_batch
+from abci_app.chain.state import get_sequencer
 from abci_app.handlers.sidecar_feed import SidecarFeed
 from abci_app.relay.attested_tx import (
     InvalidAttestedTx,
@@ -25,14 +32,17 @@ from abci_app.relay.attested_tx import (
 )
 from abci_app.relay.extension import build_extension, verify_extension
 from abci_app.relay.params import RelayParams
+from abci_app.relay.settlement_checks import encode_settlement_signature
 from abci_app.relay.tally import (
     compute_supporting_commit,
     prune_extended_commit,
     tally_attested,
 )
-from abci_app.relay.types import Attested, RelayView
+from abci_app.relay.types import Attested, RelayView, SettlementView
 from abci_app.server.framing import encode_uvarint
+from abci_app.settlement import sign_digest
 from abci_app.store.kv import KVStore
+from abci_app.valset import ValidatorEntry
 
 log = logging.getLogger("seqset.proposals")
 
@@ -45,8 +55,14 @@ REJECT_EXTENSION = pb.abci.ResponseVerifyVoteExtension.REJECT
 
 
 class ProposalHandler:
-    def __init__(self, feed: SidecarFeed | None = None) -> None:
+    """`settlement_key`: our sequencer's 32-byte secp256k1 L1 signer key (None: never sign)."""
+
+    def __init__(
+        self, feed: SidecarFeed | None = None, settlement_key: bytes | None = None
+    ) -> None:
         self.feed = feed
+        self.settlement_key = settlement_key
+        self._signed: tuple[int, bytes, bytes] | None = None  # (nonce, digest, signature)
 
     # --- PrepareProposal ------------------------------------------------------------
 
@@ -75,7 +91,7 @@ class ProposalHandler:
         try:
             params = get_relay_params(kv)
             valset = chain.get_validator_set(kv, req.height - 1)
-            view = get_relay_view(kv)
+            view = get_relay_view(kv, valset)
             pruned = prune_extended_commit(
                 req.local_last_commit, valset, req.height - 1, chain_id, params)
             attested = tally_attested(pruned, valset, view, params)
@@ -107,10 +123,11 @@ class ProposalHandler:
     ) -> ProposalStatus:
         txs = list(req.txs)
         if txs and is_attested_tx(txs[0]):
+            valset = chain.get_validator_set(kv, req.height - 1)
             try:
                 verify_attested_tx(
-                    txs[0], req.proposed_last_commit, chain.get_validator_set(kv, req.height - 1),
-                    int(req.height), chain_id, get_relay_view(kv), get_relay_params(kv))
+                    txs[0], req.proposed_last_commit, valset, int(req.height), chain_id,
+                    get_relay_view(kv, valset), get_relay_params(kv))
             except InvalidAttestedTx as exc:
                 log.warning("REJECT proposal at height %d: %s", req.height, exc)
                 return REJECT_PROPOSAL
@@ -128,16 +145,18 @@ class ProposalHandler:
         """Splits off the attested tx and re-verifies it against the decided commit.
 
         Returns every attested part (events, L2 headers, seed randomness, L1
-        height). The block is decided, so a failure here cannot reject it: the
-        tx gets an error code and nothing in it is applied.
+        height, settlement signatures with recovered signers). The block is
+        decided, so a failure here cannot reject it: the tx gets an error code
+        and nothing in it is applied.
         """
         txs = list(req.txs)
         if not txs or not is_attested_tx(txs[0]):
             return Attested(), txs, None
+        valset = chain.get_validator_set(kv, req.height - 1)
         try:
             attested = verify_attested_tx(
-                txs[0], req.decided_last_commit, chain.get_validator_set(kv, req.height - 1),
-                int(req.height), chain_id, get_relay_view(kv), get_relay_params(kv))
+                txs[0], req.decided_last_commit, valset, int(req.height), chain_id,
+                get_relay_view(kv, valset), get_relay_params(kv))
         except InvalidAttestedTx as exc:
             log.error("attested-events tx in decided block %d is invalid: %s", req.height, exc)
             result = pb.abci.ExecTxResult(code=ATTESTED_TX_INVALID_CODE, codespace="seqset",
@@ -148,10 +167,14 @@ class ProposalHandler:
     # --- vote extensions ---------------------------------------------------------------
 
     def extend(self, req: pb.abci.RequestExtendVote, kv: KVStore) -> bytes:
-        """Our extension from the feed's snapshot: no I/O, so the event loop never waits."""
-        if self.feed is None:
-            return b""
+        """Our extension from the feed's snapshot: no I/O, so the event loop never waits.
+
+        Without a feed it carries only our settlement signature (if any).
+        """
         params = get_relay_params(kv)
+        signature = self._sign_pending_settlement(kv)
+        if self.feed is None:
+            return build_extension((), 0, params, settlement_signature=signature)
         view = get_relay_view(kv)
         # After a restart or a state-sync restore no Commit has told the feed yet.
         self.feed.note_committed(view, params)
@@ -160,7 +183,24 @@ class ProposalHandler:
         return build_extension(
             observed.events, after.last_applied_nonce, params, l2_headers=observed.l2_headers,
             l2_head=after.l2_head, randomness=observed.randomness, seed_request=after.seed_request,
-            l1_confirmed_height=observed.confirmed_l1_height)
+            l1_confirmed_height=observed.confirmed_l1_height, settlement_signature=signature)
+
+    def _sign_pending_settlement(self, kv: KVStore) -> pb.relay.SettlementSignature | None:
+        """Our signature over the committed in-flight batch; None without a key or a batch."""
+        if self.settlement_key is None:
+            return None
+        try:
+            pending = chain.get_pending_settlement(kv)
+            if pending is None:
+                return None
+            nonce, digest = pending
+            if self._signed is None or self._signed[:2] != (nonce, digest):
+                signed = encode_settlement_signature(sign_digest(digest, self.settlement_key))
+                self._signed = (nonce, digest, signed)
+            return pb.relay.SettlementSignature(batch_nonce=nonce, signature=self._signed[2])
+        except Exception:  # a bad key or a bug costs our signature, never the vote
+            log.exception("ExtendVote: no settlement signature")
+            return None
 
     def note_commit(self, kv: KVStore) -> None:
         """Points the feed after the newly committed state, so it refreshes before ExtendVote."""
@@ -209,14 +249,36 @@ def get_relay_params(kv: KVStore) -> RelayParams:
     )
 
 
-def get_relay_view(kv: KVStore) -> RelayView:
-    """What committed state says the relay attests next."""
+def get_relay_view(kv: KVStore, valset: Sequence[ValidatorEntry] = ()) -> RelayView:
+    """What committed state says the relay attests next.
+
+    With `valset` (the set that voted), also the in-flight settlement batch.
+    """
     return RelayView(
         last_applied_nonce=chain.get_last_applied_l1_nonce(kv),
         l2_head=chain.get_l2_head(kv),
         seed_request=chain.get_seed_request(kv),
         l1_confirmed_height=chain.get_attested_l1_height(kv),
+        settlement=get_settlement_view(kv, valset) if valset else None,
     )
+
+
+def get_settlement_view(
+    kv: KVStore, valset: Sequence[ValidatorEntry]
+) -> SettlementView | None:
+    """The in-flight batch, each validator's stored signer, and who already signed."""
+    pending = chain.get_pending_settlement(kv)
+    batch = get_in_flight_batch(kv)
+    if pending is None or batch is None:
+        return None
+    signer_by_address: dict[bytes, bytes] = {}
+    for entry in valset:
+        sequencer = get_sequencer(kv, entry.sequencer_id)
+        if sequencer is not None:
+            signer_by_address[entry.address] = bytes(sequencer.signer)
+    return SettlementView(
+        nonce=pending[0], digest=pending[1], signer_by_address=signer_by_address,
+        collected_signers=frozenset(bytes(sig.signer) for sig in batch.signatures))
 
 
 def compute_tx_proto_size(tx: bytes) -> int:
@@ -260,4 +322,7 @@ def describe(attested: Attested) -> str:
         parts.append(f"randomness of L1 block {attested.seed_randomness.l1_height}")
     if attested.l1_confirmed_height:
         parts.append(f"L1 confirmed height {attested.l1_confirmed_height}")
+    if attested.settlement_signatures:
+        parts.append(f"{len(attested.settlement_signatures)} signatures of settlement batch "
+                     f"{attested.settlement_signatures[0].batch_nonce}")
     return ", ".join(parts) or "nothing"

@@ -23,8 +23,8 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.types import BlockIdentifier, TxReceipt
 
-from abci_app.l1.settlement import Batch, BatchSignature, LockParams, get_batch_abi_tuple
 from abci_app.l1events_schema import EVENT_KINDS, INDEXED_FIELDS
+from abci_app.settlement import Batch, BatchSignature, LockParams, get_batch_abi_tuple
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_DIR = ROOT / "contracts" / "build"

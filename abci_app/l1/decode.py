@@ -1,6 +1,6 @@
 """Raw Locking-contract logs to `pb.events.L1Event`, with nothing trusted.
 
-The seven events come from the table in abci_app/l1events_schema.py (a test
+The eight events come from the table in abci_app/l1events_schema.py (a test
 checks it against the compiled ABI): topic0 selects the event, the two indexed
 uint64 topics give the nonce and sequencer id, and eth_abi decodes the data
 into the proto fields the table names. Anything malformed raises
@@ -34,12 +34,12 @@ TOPIC0_BY_NAME: dict[str, bytes] = {
     name: keccak(text=sig) for name, sig in EVENT_SIGNATURES.items()
 }
 NAME_BY_TOPIC0: dict[bytes, str] = {topic: name for name, topic in TOPIC0_BY_NAME.items()}
-# The eth_getLogs topic filter: only the seven mirrored events, in a fixed order.
+# The eth_getLogs topic filter: only the eight mirrored events, in a fixed order.
 EVENT_TOPICS0: list[bytes] = [TOPIC0_BY_NAME[kind.name] for kind in EVENT_KINDS]
 
 
 class LogDecodeError(Exception):
-    """A log from the contract that is not one of the seven events, well formed."""
+    """A log from the contract that is not one of the eight events, well formed."""
 
 
 def compute_amount_string(value: int) -> str:

@@ -1,5 +1,7 @@
-"""`seqset genesis from-l1`: the initial sequencer set, from the Locking contract at one block."""
+"""`seqset genesis from-l1`: the initial sequencer set and the shared parameters, from the
+Locking contract at one block."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from abci_app import chain
@@ -8,13 +10,50 @@ from abci_app.l1.contract import (
     SequencerStatus,
     get_all_sequencers,
     get_event_nonce,
+    get_lock_params,
 )
 
 
+def get_l1_params(dep: LockingDeployment, block: int) -> dict[str, int | str]:
+    """The genesis params whose one source is L1: the lock parameters at `block`, and the
+    chain id and contract address that settlement batches are bound to."""
+    lock_params = get_lock_params(dep, block)
+    return {
+        "min_lock_wei": str(lock_params.min_lock_wei),
+        "max_lock_wei": str(lock_params.max_lock_wei),
+        "withdrawal_delay_s": lock_params.withdrawal_delay_s,
+        "l1_chain_id": int(dep.w3.eth.chain_id),
+        "l1_contract_address": dep.locking_address.lower(),
+    }
+
+
+def _canonical(value: object) -> object:
+    """Compares a --params value with L1's: decimal strings as ints, addresses lowercase."""
+    if isinstance(value, str):
+        if value.isascii() and value.isdigit():
+            return int(value)
+        return value.lower()
+    return value
+
+
+def compute_params_with_l1(params: Mapping[str, Any] | None,
+                           l1_params: Mapping[str, int | str]) -> dict[str, Any]:
+    """`params` plus L1's values; a value in `params` that disagrees with L1 is refused
+    (both sides enforce these, so two sources would let them drift apart)."""
+    merged = dict(params or {})
+    for name, value in l1_params.items():
+        if name in merged and _canonical(merged[name]) != _canonical(value):
+            raise ValueError(
+                f"params.{name} is {merged[name]!r} but the Locking contract says {value!r}: "
+                f"L1 is the one source of {name}; drop it from the params file")
+        merged[name] = value
+    return merged
+
+
 def build_app_state_from_l1(
-    dep: LockingDeployment, block: int, params: dict[str, Any] | None = None
+    dep: LockingDeployment, block: int, params: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Active sequencers at `block` and the contract's event nonce there.
+    """Active sequencers at `block`, the contract's event nonce and lock params there.
 
     The chain then applies exactly the events after that nonce. Genesis
     carries locks only, so a block with stake on its way out (a pending
@@ -42,6 +81,7 @@ def build_app_state_from_l1(
     ]
     if not sequencers:
         raise ValueError(f"no active sequencer on L1 at block {block}: a chain needs validators")
-    app_state = chain.make_genesis_app_state(sequencers, params)
+    merged = compute_params_with_l1(params, get_l1_params(dep, block))
+    app_state = chain.make_genesis_app_state(sequencers, merged)
     app_state["last_l1_nonce"] = get_event_nonce(dep, block)
     return app_state

@@ -12,6 +12,7 @@ the L2 node (abci_app/l2/follower.py) under the same failure policy.
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -33,6 +34,9 @@ from abci_app.node.config import ConfigError
 log = logging.getLogger("seqset.sidecar")
 
 SOCKET_NAME = "sidecar.sock"
+# Ethereum finalizes about two epochs (2 x 32 slots) behind the tip.
+FINALIZED_LAG_BLOCKS = 64
+DEFAULT_SEED_L1_DELAY_BLOCKS = 16  # chain Params.seed_l1_delay_blocks when genesis omits it
 REPEAT_LOG_INTERVAL_S = 30.0  # the same failure kind is logged again at most this often
 
 
@@ -114,6 +118,35 @@ def validate_sidecar_config(config: SidecarConfig) -> SidecarConfig:
         if getattr(config, name) <= 0:
             raise ConfigError(f"[sidecar] {name} must be positive")
     return config
+
+
+def compute_seed_delay_warning(
+    confirmations: int, finality: str, seed_l1_delay_blocks: int
+) -> str | None:
+    """A warning when our L1 lag reaches seed_l1_delay_blocks: then the L1 block a seed
+    is drawn from may already be mined, its randomness public, when the chain names it."""
+    lag = FINALIZED_LAG_BLOCKS if finality == "finalized" else confirmations
+    if lag < seed_l1_delay_blocks:
+        return None
+    setting = (f'finality = "finalized" (about {FINALIZED_LAG_BLOCKS} blocks)'
+               if finality == "finalized" else f"confirmations = {confirmations}")
+    return (f"[sidecar] {setting} lags L1 by at least genesis seed_l1_delay_blocks = "
+            f"{seed_l1_delay_blocks}: epoch seeds may be drawn from L1 blocks already mined "
+            "when named; raise seed_l1_delay_blocks above the sidecars' lag")
+
+
+def warn_about_seed_delay(home: Path, config: SidecarConfig) -> None:
+    """Logs compute_seed_delay_warning against the home's genesis; never fails the start."""
+    try:
+        genesis = json.loads((home / "config" / "genesis.json").read_text())
+        raw = genesis.get("app_state", {}).get("params", {}).get(
+            "seed_l1_delay_blocks", DEFAULT_SEED_L1_DELAY_BLOCKS)
+        delay = int(raw)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return  # no readable genesis here: nothing to compare against
+    warning = compute_seed_delay_warning(config.confirmations, config.finality, delay)
+    if warning is not None:
+        log.warning("%s", warning)
 
 
 def compute_backoff_s(failures: int, base_s: float, cap_s: float) -> float:
@@ -251,6 +284,7 @@ def run_sidecar(home: str, config: SidecarConfig, stop: threading.Event | None =
     config = validate_sidecar_config(config)
     stop = stop or threading.Event()
     home_path = Path(home)
+    warn_about_seed_delay(home_path, config)
     db_path = Path(config.db_dir)
     store = LevelCursorStore(db_path if db_path.is_absolute() else home_path / db_path)
     try:

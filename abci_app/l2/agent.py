@@ -2,8 +2,13 @@
 
 One `step` (a wake-up) does:
   1. read the L2 head h (eth_blockNumber, then the block: hash, timestamp);
-  2. ask the chain who produces h + 1 (/sequencer_at/<h+1>); not us, or not
-     scheduled yet: nothing to do;
+  2. ask the chain who produces h + 1 (/sequencer_at/<h+1>), and take the
+     answer only when h + 1 lies in the chain's current epoch (/l2/head); not
+     us, not scheduled yet, or a future epoch: nothing to do. A future epoch's
+     stored producer may still be replaced when that epoch starts (it became
+     ineligible meanwhile), so the first producer of an epoch waits until the
+     previous epoch's last header is attested: a handover costs about one or
+     two CometBFT blocks beyond l2_block_interval_ms;
   3. wait until `l2_block_interval_ms` (chain param /params) has passed since
      our previous block, or since the head's timestamp when someone else made
      it (capped at one interval after we first saw that head, so a clock
@@ -52,7 +57,8 @@ class ScheduleSource(Protocol):
     """The chain, as the agent reads it (chain_reader.CometChainReader in production)."""
 
     def get_producer_at(self, l2_height: int) -> int | None:
-        """The sequencer id scheduled for `l2_height`; None when not scheduled yet."""
+        """The sequencer id scheduled for `l2_height` if its epoch is the chain's current
+        epoch; None when not scheduled yet or in a later epoch."""
         ...
 
     def get_sequencer_id(self, signer: bytes) -> int | None: ...

@@ -2,8 +2,9 @@
 
 `CometChainReader` answers the agent's three questions with `abci_query`
 (decoded by the chain's own query table): who produces an L2 height
-(/sequencer_at/<h>), which sequencer id has our signer (/sequencers), and the
-L2 block interval (/params). `NewBlockWaker` subscribes to CometBFT's NewBlock
+(/sequencer_at/<h>, counted only when /l2/head says its epoch is current),
+which sequencer id has our signer (/sequencers), and the L2 block interval
+(/params). `NewBlockWaker` subscribes to CometBFT's NewBlock
 events over /websocket and sets an event on each, so the agent re-reads the
 schedule as soon as a block may have changed it; it reconnects forever.
 Every failure raises `ChainReadError` (or is logged, for the waker): never fatal.
@@ -57,10 +58,15 @@ class CometChainReader:
         return parse_query_body(path, body)
 
     def get_producer_at(self, l2_height: int) -> int | None:
+        """The producer of `l2_height` once its epoch is the chain's current epoch; None
+        before (a future epoch's stored producer may still be replaced when it starts)."""
         try:
             answer = self.query(f"/sequencer_at/{l2_height}")
         except QueryRejectedError:
             return None  # not scheduled yet (or pruned)
+        current_epoch = getattr(self.query("/l2/head"), "epoch", None)
+        if current_epoch is None or int(getattr(answer, "epoch", -1)) != int(current_epoch):
+            return None
         return int(getattr(answer, "sequencer_id", 0)) or None
 
     def get_sequencer_id(self, signer: bytes) -> int | None:

@@ -175,6 +175,64 @@ def sequencer(home: Path, l2_rpc: str | None, node_rpc: str | None) -> None:
                   config.node_rpc_url, config.poll_interval_ms, stop)
 
 
+@main.command()
+@home_option
+@click.option("--node-rpc", default=None, help="Override [relayer] node_rpc_url.")
+@click.option("--l1-rpc", default=None, help="Override [relayer] l1_rpc_url.")
+@click.option("--contract", default=None, help="Override [relayer] contract_address.")
+@friendly_errors
+def relayer(home: Path, node_rpc: str | None, l1_rpc: str | None, contract: str | None) -> None:
+    """Submit the chain's complete settlement batches to the Locking contract (anyone may)."""
+    import signal
+    import threading
+
+    from web3 import Web3
+
+    from abci_app.l1.contract import attach_locking
+    from abci_app.l1.relayer import (
+        ChainPendingSource,
+        ContractTarget,
+        Relayer,
+        read_sender_key,
+        run_relayer,
+    )
+    from abci_app.node.config import load_relayer_config, resolve_path
+    from abci_app.node.runner import setup_logging
+
+    config = load_relayer_config(
+        home, {"node_rpc_url": node_rpc, "l1_rpc_url": l1_rpc, "contract_address": contract})
+    setup_logging(load_config(home).log_level)
+    sender_key = read_sender_key(resolve_path(home, config.sender_key_file))
+    w3 = Web3(Web3.HTTPProvider(config.l1_rpc_url, request_kwargs={"timeout": 20}))
+    # Binding reads the token address: retry until L1 answers rather than exit.
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    dep = _attach_when_up(lambda: attach_locking(w3, config.contract_address), stop)
+    if dep is None:
+        return
+    target = ContractTarget(dep, sender_key)
+    click.echo(f"relayer: chain {config.node_rpc_url} -> Locking {config.contract_address} "
+               f"on {config.l1_rpc_url}, sending from {target.sender}")
+    run_relayer(Relayer(ChainPendingSource(config.node_rpc_url), target,
+                        config.poll_interval_s, config.max_backoff_s), stop)
+
+
+def _attach_when_up(attach: Callable[[], Any], stop: Any) -> Any:
+    """`attach()`, retried every few seconds until it works or `stop` is set (then None)."""
+    import logging
+
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            return attach()
+        except Exception as exc:  # noqa: BLE001 - L1 down or slow: keep trying
+            logging.getLogger("seqset.relayer").warning("cannot bind to L1 yet: %s", exc)
+            stop.wait(delay)
+            delay = min(delay * 2, 30.0)
+    return None
+
+
 @main.group()
 def genesis() -> None:
     """Build genesis files."""
@@ -188,11 +246,15 @@ def genesis() -> None:
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write app_state into this home's config/genesis.json.")
 @click.option("--params", "params_file", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="JSON file of chain parameters (defaults otherwise).")
+              default=None, help="JSON file of the other chain parameters (defaults otherwise).")
 @friendly_errors
 def genesis_from_l1(rpc_url: str, contract_address: str, block: int, home: Path | None,
                     params_file: Path | None) -> None:
-    """The initial sequencer set from the Locking contract's state at an L1 block."""
+    """The initial sequencers and the lock parameters from the Locking contract at an L1 block.
+
+    min_lock_wei, max_lock_wei, withdrawal_delay_s, l1_chain_id and l1_contract_address come
+    from L1; a --params file that sets one of them to another value is refused.
+    """
     from web3 import Web3
 
     from abci_app.l1.contract import attach_locking

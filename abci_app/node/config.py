@@ -38,6 +38,9 @@ class AppConfig:
     # Prometheus metrics on http://<address>/metrics ("" = off).
     metrics_address: str = ""
     log_level: str = "info"
+    # This validator's secp256k1 signer key (`seqset init` writes it), which signs settlement
+    # batches in ExtendVote. A missing file: no settlement signatures (logged once).
+    signer_key_file: str = "config/signer_key.json"
     # The cometbft binary `seqset node` runs.
     cometbft_binary: str = "cometbft"
 
@@ -139,4 +142,46 @@ def load_sequencer_config(home: Path, overrides: dict[str, Any] | None = None
             raise ConfigError(f"[sequencer] {name} must be http(s)://: {getattr(config, name)!r}")
     if config.poll_interval_ms <= 0:
         raise ConfigError("[sequencer] poll_interval_ms must be positive")
+    return config
+
+
+@dataclass(frozen=True)
+class RelayerConfig:
+    """[relayer]: `seqset relayer`, which submits complete settlement batches to L1."""
+
+    # A node's CometBFT RPC, for abci_query /settlement/pending.
+    node_rpc_url: str = "http://127.0.0.1:26657"
+    l1_rpc_url: str = "http://127.0.0.1:8545"
+    # The Locking contract (0x-hex).
+    contract_address: str = ""
+    # The key that pays the gas: JSON {"private_key": hex} (like signer_key.json) or bare hex.
+    sender_key_file: str = "config/relayer_key.json"
+    poll_interval_s: float = 2.0
+    # Retries after a failure wait 2x longer each time, up to this.
+    max_backoff_s: float = 60.0
+
+
+def _coerce_relayer(name: str, value: Any, default: Any) -> Any:
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)  # TOML writes 2 for 2.0
+    return _coerce(f"[relayer] {name}", value, default)
+
+
+def load_relayer_config(home: Path, overrides: dict[str, Any] | None = None) -> RelayerConfig:
+    section = read_toml_section(home, "relayer")
+    defaults = RelayerConfig()
+    unknown = sorted(set(section) - {f.name for f in fields(RelayerConfig)})
+    if unknown:
+        raise ConfigError(f"unknown keys in [relayer]: {', '.join(unknown)}")
+    values = {k: _coerce_relayer(k, v, getattr(defaults, k)) for k, v in sorted(section.items())}
+    config = replace(defaults, **values, **{k: v for k, v in (overrides or {}).items() if v})
+    for name in ("node_rpc_url", "l1_rpc_url"):
+        if not getattr(config, name).startswith(("http://", "https://")):
+            raise ConfigError(f"[relayer] {name} must be http(s)://: {getattr(config, name)!r}")
+    address = config.contract_address
+    if not (address.startswith("0x") and len(address) == 42):
+        raise ConfigError(f"[relayer] contract_address must be a 0x address: {address!r}")
+    if config.poll_interval_s <= 0 or config.max_backoff_s < config.poll_interval_s:
+        raise ConfigError("[relayer] poll_interval_s must be positive and max_backoff_s "
+                          "at least poll_interval_s")
     return config

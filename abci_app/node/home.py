@@ -13,6 +13,7 @@ import coincurve
 from eth_utils.crypto import keccak
 
 from abci_app import chain
+from abci_app.chain.params import NS_PER_S, compute_params_from_json
 from abci_app.node.config import CONFIG_RELATIVE_PATH, AppConfig, render_config
 
 SIGNER_KEY_FILE = Path("config") / "signer_key.json"
@@ -99,12 +100,17 @@ def create_signer_key(home: Path) -> str:
     return address
 
 
-def read_signer_key(home: Path) -> tuple[str, bytes]:
+def read_signer_key(home: Path, path: Path | None = None) -> tuple[str, bytes]:
+    """(0x address, 32-byte private key) from `path` (default: the home's signer_key.json)."""
+    path = path or home / SIGNER_KEY_FILE
     try:
-        data = json.loads((home / SIGNER_KEY_FILE).read_text())
-        return str(data["address"]), bytes.fromhex(data["private_key"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise HomeError(f"cannot read {home / SIGNER_KEY_FILE}: {exc}") from exc
+        data = json.loads(path.read_text())
+        key = bytes.fromhex(data["private_key"])
+        if len(key) != 32:
+            raise ValueError(f"private_key has {len(key)} bytes, expected 32")
+        return str(data["address"]), key
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise HomeError(f"cannot read {path}: {exc}") from exc
 
 
 def sequencer_entry(seq_id: int, signer: str, pub_key: bytes, locked_wei: int) -> dict[str, Any]:
@@ -112,13 +118,25 @@ def sequencer_entry(seq_id: int, signer: str, pub_key: bytes, locked_wei: int) -
             "consensus_pubkey": base64.b64encode(pub_key).decode(), "locked_wei": str(locked_wei)}
 
 
+def compute_evidence_params(app_params: object) -> dict[str, str]:
+    """CometBFT's consensus_params.evidence window from the app's genesis params, so that
+    CometBFT keeps evidence exactly as long as the app can still slash for it (withdrawals
+    wait at least evidence_max_age_s). Durations are Go's: integer nanoseconds."""
+    params = compute_params_from_json(app_params)
+    return {"max_age_num_blocks": str(params.max_evidence_age_blocks),
+            "max_age_duration": str(params.evidence_max_age_s * NS_PER_S)}
+
+
 def write_genesis(home: Path, chain_id: str, app_state: dict[str, Any]) -> None:
-    """Sets chain id, app_state and vote extensions from height 1 (cometbft writes 0: off)."""
+    """Sets chain id, app_state, the evidence window from the app's params and vote
+    extensions from height 1 (cometbft writes 0: off)."""
     path = home / "config" / "genesis.json"
     genesis = json.loads(path.read_text())
     genesis["chain_id"] = chain_id
     genesis["initial_height"] = "1"
     genesis["consensus_params"]["abci"]["vote_extensions_enable_height"] = "1"
+    genesis["consensus_params"]["evidence"].update(
+        compute_evidence_params(app_state.get("params")))
     genesis["app_state"] = app_state
     # InitChain's answer (the app's sequencers) decides the validators.
     genesis["validators"] = []

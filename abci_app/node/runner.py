@@ -18,6 +18,7 @@ from abci_app.handlers.sidecar_feed import SidecarFeed
 from abci_app.handlers.snapshots import SnapshotManager
 from abci_app.l1.client import SidecarClient
 from abci_app.node.config import AppConfig, resolve_path
+from abci_app.node.home import read_signer_key
 from abci_app.node.metrics import MetricsServer
 from abci_app.server.grpc_server import start_grpc_server
 from abci_app.server.socket_server import AbciSocketServer, parse_listen_address
@@ -39,10 +40,22 @@ def build_app(home: Path, config: AppConfig) -> SeqsetApp:
     if config.sidecar_address:
         feed = SidecarFeed(SidecarClient(config.sidecar_address),
                            timeout_s=config.extend_vote_timeout_ms / 1000)
-    proposals = ProposalHandler(feed)
+    proposals = ProposalHandler(feed, settlement_key=load_settlement_key(home, config))
     snapshots = SnapshotManager(home / "data" / "snapshots", config.snapshot_interval,
                                 config.snapshot_keep_recent, config.snapshot_chunk_bytes)
     return SeqsetApp(StateStore(str(db_dir)), proposals, snapshots)
+
+
+def load_settlement_key(home: Path, config: AppConfig) -> bytes | None:
+    """The signer key that signs settlement batches; a missing file is not an error
+    (this validator then signs none, and > 2/3 of the others still settle)."""
+    path = resolve_path(home, config.signer_key_file)
+    if not path.exists():
+        log.warning("no signer key at %s: this validator will not sign settlement batches",
+                    path)
+        return None
+    _, key = read_signer_key(home, path)
+    return key
 
 
 def start_query_server(app: SeqsetApp, address: str) -> grpc.Server:

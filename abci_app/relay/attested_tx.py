@@ -2,15 +2,18 @@
 
 The proposer of H puts it first: the pruned extended commit for H-1 plus the
 L1 events, L2 headers, seed randomness and L1 confirmed height that more than
-2/3 attested (see tally.tally_attested). ProcessProposal only has `proposed_last_commit`
-(no extensions), so every node checks the carried commit against it field by
-field, re-verifies each signature, and recomputes the attested parts itself.
+2/3 attested (see tally.tally_attested), and the settlement signatures that
+recover to their validators' stored signers (settlement_checks.py).
+ProcessProposal only has `proposed_last_commit` (no extensions), so every node
+checks the carried commit against it field by field, re-verifies each
+signature, and recomputes the attested parts itself.
 """
 
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from abci_app import pb
 from abci_app.errors import InvalidAttestedTx
 from abci_app.l1events_schema import ATTESTED_TX_PREFIX
 from abci_app.relay.codec import AttestedEventsTx, decode_canonical, encode_message
@@ -22,7 +25,7 @@ from abci_app.relay.tally import (
     is_vote_extension_valid,
     tally_attested,
 )
-from abci_app.relay.types import Attested, RelayView
+from abci_app.relay.types import Attested, RelayView, SignedSettlement
 from abci_app.server.framing import encode_uvarint
 from abci_app.valset import ValidatorEntry
 
@@ -58,8 +61,9 @@ def compute_attested_fit(
 
     The commit is never cut: every node compares it with its own. The
     randomness and L1 height come first (under 60 bytes), then L2 headers (the
-    L2 head drives the rotation), then events; trailing ones that do not fit
-    are dropped. None when the fitted part would be empty.
+    L2 head drives the rotation), then settlement signatures, then events;
+    trailing ones that do not fit are dropped. None when the fitted part would
+    be empty.
     """
     size = len(ATTESTED_TX_PREFIX) + compute_bytes_entry_size(encode_message(commit))
     size += compute_uint_entry_bytes(attested.l1_confirmed_height)
@@ -67,10 +71,14 @@ def compute_attested_fit(
         size += compute_entry_bytes(attested.seed_randomness)
     if size > params.max_attested_tx_bytes:
         return None
-    header_count, size = _count_fitting(attested.l2_headers, size, params.max_attested_tx_bytes)
-    event_count, size = _count_fitting(attested.events, size, params.max_attested_tx_bytes)
+    cap = params.max_attested_tx_bytes
+    header_count, size = _count_fitting(attested.l2_headers, size, cap)
+    signature_count, size = _count_fitting(
+        [to_settlement_signature(item) for item in attested.settlement_signatures], size, cap)
+    event_count, size = _count_fitting(attested.events, size, cap)
     fitted = replace(attested, events=attested.events[:event_count],
-                     l2_headers=attested.l2_headers[:header_count])
+                     l2_headers=attested.l2_headers[:header_count],
+                     settlement_signatures=attested.settlement_signatures[:signature_count])
     return None if fitted.is_empty() else fitted
 
 
@@ -84,6 +92,11 @@ def _count_fitting(items: Sequence[Any], size: int, cap: int) -> tuple[int, int]
     return len(items), size
 
 
+def to_settlement_signature(item: SignedSettlement) -> pb.relay.SettlementSignature:
+    """The wire form: the signer is left out, every node recovers it."""
+    return pb.relay.SettlementSignature(batch_nonce=item.batch_nonce, signature=item.signature)
+
+
 def build_attested_tx(
     pruned_commit: Any, attested: Attested, params: RelayParams
 ) -> bytes | None:
@@ -93,17 +106,26 @@ def build_attested_tx(
         return None
     body = AttestedEventsTx(extended_commit_info=encode_message(pruned_commit),
                             events=list(fitted.events), l2_headers=list(fitted.l2_headers),
-                            l1_confirmed_height=fitted.l1_confirmed_height)
+                            l1_confirmed_height=fitted.l1_confirmed_height,
+                            settlement_signatures=[to_settlement_signature(item) for item
+                                                   in fitted.settlement_signatures])
     if fitted.seed_randomness is not None:
         body.seed_randomness.CopyFrom(fitted.seed_randomness)
     return ATTESTED_TX_PREFIX + encode_message(body)
 
 
 def decode_attested_parts(body: Any) -> Attested:
-    """The attested parts an AttestedEventsTx claims (unverified)."""
+    """The attested parts an AttestedEventsTx claims (unverified).
+
+    Settlement signatures come with an empty signer: only verification, which
+    recovers it, may fill it in.
+    """
     seed = body.seed_randomness if body.HasField("seed_randomness") else None
+    signatures = tuple(SignedSettlement(b"", int(sig.batch_nonce), bytes(sig.signature))
+                       for sig in body.settlement_signatures)
     return Attested(events=tuple(body.events), l2_headers=tuple(body.l2_headers),
-                    seed_randomness=seed, l1_confirmed_height=int(body.l1_confirmed_height))
+                    seed_randomness=seed, l1_confirmed_height=int(body.l1_confirmed_height),
+                    settlement_signatures=signatures)
 
 
 def _decode(tx: bytes, params: RelayParams) -> tuple[Any, Attested]:
@@ -160,8 +182,30 @@ def _verify_prefix(part: str, claimed: Sequence[Any], attested: Sequence[Any]) -
             raise InvalidAttestedTx(f"{part} #{index} is not the attested one")
 
 
-def _verify_parts(claimed: Attested, attested: Attested) -> None:
-    """Events and headers a prefix, randomness equal or absent, L1 height equal or 0."""
+def _verify_settlement_signatures(
+    claimed: Sequence[SignedSettlement], counted: Sequence[SignedSettlement]
+) -> tuple[SignedSettlement, ...]:
+    """Each claimed signature is one the carried commit counts; signers strictly ascending.
+
+    Returns the counted entries (with their recovered signers) in claimed order.
+    """
+    by_wire = {(item.batch_nonce, item.signature): item for item in counted}
+    resolved: list[SignedSettlement] = []
+    for index, item in enumerate(claimed):
+        match = by_wire.get((item.batch_nonce, item.signature))
+        if match is None:
+            raise InvalidAttestedTx(f"settlement signature #{index} for batch "
+                                    f"{item.batch_nonce} is not one the votes carry validly")
+        if resolved and match.signer <= resolved[-1].signer:
+            raise InvalidAttestedTx(f"settlement signature #{index}: signers not strictly "
+                                    "ascending (duplicated or unsorted)")
+        resolved.append(match)
+    return tuple(resolved)
+
+
+def _verify_parts(claimed: Attested, attested: Attested) -> Attested:
+    """Events and headers a prefix, randomness equal or absent, L1 height equal or 0,
+    settlement signatures among those counted; returns `claimed` with signers recovered."""
     if claimed.is_empty():
         raise InvalidAttestedTx("nothing attested: an empty attested-events tx is not allowed")
     _verify_prefix("events", claimed.events, attested.events)
@@ -174,6 +218,9 @@ def _verify_parts(claimed: Attested, attested: Attested) -> None:
     if claimed.l1_confirmed_height not in (0, attested.l1_confirmed_height):
         raise InvalidAttestedTx(f"l1_confirmed_height {claimed.l1_confirmed_height} != attested "
                                 f"{attested.l1_confirmed_height}")
+    signatures = _verify_settlement_signatures(claimed.settlement_signatures,
+                                               attested.settlement_signatures)
+    return replace(claimed, settlement_signatures=signatures)
 
 
 def verify_attested_tx(
@@ -187,7 +234,8 @@ def verify_attested_tx(
     proposed_last_commit (round, count, addresses, powers, flags, order); the
     commit against `valset` (each member exactly once, our power); every
     extension signature and form; the claimed parts against our own tally of
-    the carried commit (_verify_parts). Any other exception is a bug and
+    the carried commit (_verify_parts; settlement signatures must be ones it
+    counts, with signers ascending). Any other exception is a bug and
     propagates: the caller's policy decides (ProcessProposal rejects,
     FinalizeBlock halts).
     """
@@ -199,8 +247,7 @@ def verify_attested_tx(
                                 f"height {height - 1} (omitted, duplicated or wrong power)")
     # Verify every extension, then recompute what they attest
     _verify_extensions(commit, valset, height - 1, chain_id, params)
-    _verify_parts(claimed, tally_attested(commit, valset, view, params))
-    return claimed
+    return _verify_parts(claimed, tally_attested(commit, valset, view, params))
 
 
 __all__ = [

@@ -14,7 +14,7 @@ from abci_app.l1events_schema import (
     ADDRESS,
     ADDRESS_BYTES,
     BYTES32,
-    CONSENSUS_KEY_BYTES,
+    BYTES32_BYTES,
     HASH_BYTES,
     KIND_BY_ONEOF,
     UINT256,
@@ -34,8 +34,8 @@ def _is_address(value: object) -> bool:
     return isinstance(value, bytes) and len(value) == ADDRESS_BYTES
 
 
-def _is_key(value: object) -> bool:
-    return isinstance(value, bytes) and len(value) == CONSENSUS_KEY_BYTES
+def _is_bytes32(value: object) -> bool:
+    return isinstance(value, bytes) and len(value) == BYTES32_BYTES
 
 
 def _is_wei(value: object) -> bool:
@@ -45,7 +45,7 @@ def _is_wei(value: object) -> bool:
 # The shape check for each ABI type the table uses.
 IS_WELL_FORMED_BY_TYPE: dict[str, Callable[[object], bool]] = {
     ADDRESS: _is_address,
-    BYTES32: _is_key,
+    BYTES32: _is_bytes32,
     UINT256: _is_wei,
 }
 

@@ -1,16 +1,18 @@
 """The vote extension: what one validator's sidecar saw, bounded.
 
-Four parts: the contiguous window of L1 events after the last applied nonce;
+Five parts: the contiguous window of L1 events after the last applied nonce;
 the L2 headers after the chain's attested L2 head (contiguous, linked by parent
 hash, the first to the head's hash); the randomness of the L1 block the chain
-asked for, once confirmed; and the sidecar's confirmed L1 height.
+asked for, once confirmed; the sidecar's confirmed L1 height; and our signature
+over the in-flight settlement batch's digest (settlement_checks.py).
 
 ExtendVote builds it from our sidecar's view; VerifyVoteExtension checks only
 its form. An extension that disagrees with our own view is accepted and
 simply not counted: rejecting it deadlocked heimdall-v2 (#616) when views lagged.
 
-Byte budget: `max_extension_bytes` bounds the whole encoding. The randomness
-and the L1 height (under 60 bytes together) come off first. Of the rest, L2
+Byte budget: `max_extension_bytes` bounds the whole encoding. The settlement
+signature, the randomness and the L1 height (under 140 bytes together) come
+off first. Of the rest, L2
 headers are guaranteed half and L1 events the remainder; a part that needs
 less than its share leaves it to the other, so neither a burst of L1 events
 nor an L2 backlog can starve the other (a starved L2 head would look like a
@@ -31,6 +33,7 @@ from abci_app.relay.l2_checks import (
     is_well_formed_randomness,
 )
 from abci_app.relay.params import RelayParams
+from abci_app.relay.settlement_checks import is_well_formed_settlement_signature
 from abci_app.relay.types import ExtensionData
 from abci_app.server.framing import encode_uvarint
 
@@ -91,13 +94,17 @@ def build_extension(
     l2_headers: Iterable[pb.l2.L2Header] = (), l2_head: tuple[int, bytes] | None = None,
     randomness: pb.l2.L1Randomness | None = None, seed_request: int = 0,
     l1_confirmed_height: int = 0,
+    settlement_signature: pb.relay.SettlementSignature | None = None,
 ) -> bytes:
     """Our extension from the sidecar's view; empty bytes when there is nothing to report.
 
     Headers are taken only with an L2 registered (`l2_head` not None), from
     l2_head + 1 while they link; the randomness only when it is for
-    `seed_request`. See the module docstring for how the bytes are shared.
+    `seed_request`; the settlement signature only when well formed. See the
+    module docstring for how the bytes are shared.
     """
+    signed = (settlement_signature if settlement_signature is not None
+              and is_well_formed_settlement_signature(settlement_signature) else None)
     seed = (randomness if randomness is not None and seed_request > 0
             and int(randomness.l1_height) == seed_request
             and is_well_formed_randomness(randomness) else None)
@@ -105,6 +112,8 @@ def build_extension(
     budget = params.max_extension_bytes - compute_uint_entry_bytes(height)
     if seed is not None:
         budget -= compute_entry_bytes(seed)
+    if signed is not None:
+        budget -= compute_entry_bytes(signed)
     run = ([] if l2_head is None
            else compute_linked_run(list(l2_headers), l2_head, params.max_l2_headers_per_extension))
     headers = _fit_headers(run, budget // 2)
@@ -115,6 +124,8 @@ def build_extension(
     message = VoteExtension(events=chosen, l2_headers=headers, l1_confirmed_height=height)
     if seed is not None:
         message.seed_randomness.CopyFrom(seed)
+    if signed is not None:
+        message.settlement_signature.CopyFrom(signed)
     return encode_message(message)
 
 
@@ -138,7 +149,8 @@ def decode_extension(data: bytes, params: RelayParams) -> ExtensionData | None:
     Malformed: over the byte or a count cap, not canonically encoded, nonces not
     contiguous, any event or header with a bad shape, header heights not
     contiguous or a header whose parent is not the previous one's hash, or
-    randomness without a height or with a mix hash that is not 32 bytes.
+    randomness without a height or with a mix hash that is not 32 bytes, or a
+    settlement signature without a batch nonce or not 65 bytes.
     """
     # Verify the size before parsing anything
     if len(data) > params.max_extension_bytes:
@@ -158,8 +170,12 @@ def decode_extension(data: bytes, params: RelayParams) -> ExtensionData | None:
     seed = message.seed_randomness if message.HasField("seed_randomness") else None
     if seed is not None and not is_well_formed_randomness(seed):
         return None
+    signed = message.settlement_signature if message.HasField("settlement_signature") else None
+    if signed is not None and not is_well_formed_settlement_signature(signed):
+        return None
     return ExtensionData(events=tuple(events), l2_headers=tuple(headers),
-                         seed_randomness=seed, l1_confirmed_height=int(message.l1_confirmed_height))
+                         seed_randomness=seed, l1_confirmed_height=int(message.l1_confirmed_height),
+                         settlement_signature=signed)
 
 
 def verify_extension(data: bytes, params: RelayParams) -> bool:

@@ -9,6 +9,8 @@ commit (cosmos-sdk #19550), and each validator counts once (#18893).
 One keyed-window tally serves L1 events (keyed by nonce) and L2 headers (keyed
 by height, with a link check): from the first key on, the item that > 2/3
 carry byte for byte is accepted, stopping at the first key without one.
+Settlement signatures are not tallied: each counts on its own once it
+recovers to its validator's stored signer (settlement_checks.py).
 """
 
 from collections.abc import Callable, Sequence
@@ -18,6 +20,7 @@ from abci_app import pb
 from abci_app.relay.codec import encode_message
 from abci_app.relay.extension import decode_extension
 from abci_app.relay.params import RelayParams
+from abci_app.relay.settlement_checks import tally_settlement_signatures
 from abci_app.relay.signbytes import verify_extension_signature
 from abci_app.relay.types import Attested, ExtensionData, RelayView
 from abci_app.valset import ValidatorEntry
@@ -144,16 +147,16 @@ def compute_l1_confirmed_height(reports: Sequence[tuple[int, int]], total_power:
 
 
 def _collect_extensions(
-    commit: Any, power_by_address: dict[bytes, int], params: RelayParams
-) -> list[tuple[int, ExtensionData]]:
-    """(power, content) for each commit vote with a well-formed, non-empty extension."""
-    collected: list[tuple[int, ExtensionData]] = []
+    commit: Any, params: RelayParams
+) -> list[tuple[bytes, ExtensionData]]:
+    """(validator address, content) for each commit vote with a well-formed, non-empty extension."""
+    collected: list[tuple[bytes, ExtensionData]] = []
     for vote in commit.votes:
         if vote.block_id_flag != BLOCK_ID_FLAG_COMMIT or not vote.vote_extension:
             continue
         data = decode_extension(bytes(vote.vote_extension), params)
         if data is not None:
-            collected.append((power_by_address[bytes(vote.validator.address)], data))
+            collected.append((bytes(vote.validator.address), data))
     return collected
 
 
@@ -188,7 +191,8 @@ def tally_attested(
     Events from view.last_applied_nonce + 1; headers from the L2 head + 1, the
     first linking to the head's hash and each next to the previous (none when
     no L2 is registered); randomness for view.seed_request only; the L1 height
-    only when above view.l1_confirmed_height. Trusts the extension signatures:
+    only when above view.l1_confirmed_height; the settlement signatures that
+    count for view.settlement (tally_settlement_signatures). Trusts the extension signatures:
     callers prune (proposer) or verify (everyone else) first. A commit whose
     validators or powers differ from `valset` attests nothing.
     """
@@ -196,7 +200,8 @@ def tally_attested(
     if not is_commit_matching_valset(list(commit.votes), valset) or total_power <= 0:
         return Attested()
     power_by_address = {entry.address: entry.power for entry in valset}
-    extensions = _collect_extensions(commit, power_by_address, params)
+    by_address = _collect_extensions(commit, params)
+    extensions = [(power_by_address[address], data) for address, data in by_address]
     event_windows = [(power, int(data.events[0].nonce), [encode_message(e) for e in data.events])
                      for power, data in extensions if data.events]
     events = compute_keyed_tally(event_windows, view.last_applied_nonce + 1, total_power,
@@ -216,6 +221,7 @@ def tally_attested(
         l2_headers=tuple(pb.l2.L2Header.FromString(h) for h in headers),
         seed_randomness=_tally_randomness(extensions, view.seed_request, total_power),
         l1_confirmed_height=height if height > view.l1_confirmed_height else 0,
+        settlement_signatures=tally_settlement_signatures(by_address, view.settlement),
     )
 
 
@@ -244,6 +250,12 @@ def _compute_needed_items(attested: Attested) -> list[_Item]:
     return needed
 
 
+def _compute_carried_signatures(data: ExtensionData | None) -> set[bytes]:
+    if data is None or data.settlement_signature is None:
+        return set()
+    return {bytes(data.settlement_signature.signature)}
+
+
 def _compute_carried_items(data: ExtensionData | None, l1_height: int) -> set[_Item]:
     if data is None:
         return set()
@@ -266,21 +278,27 @@ def compute_supporting_commit(
     tx. Votes are taken by (power desc, address asc); a vote is kept when it
     carries, byte for byte, an event, header or randomness (or reports at least
     the L1 height) whose kept support is not yet above 2/3; it stops once every
-    item is. The other extensions are cleared, the form pruning leaves and
-    verification counts as no vote. Callers re-tally the result: the L1 height
+    item is. Every vote carrying a listed settlement signature is kept first
+    (one carrier suffices, but only its own validator's counts). The other
+    extensions are cleared, the form pruning leaves and verification counts
+    as no vote. Callers re-tally the result: the L1 height
     is recomputed from the kept reports (it cannot fall below the one asked for).
     """
     needed = _compute_needed_items(attested)
     power = {entry.address: entry.power for entry in valset}
     total = compute_total_power(valset)
+    signatures = {item.signature for item in attested.settlement_signatures}
     carried: dict[bytes, set[_Item]] = {}
+    kept: set[bytes] = set()
     for vote in commit.votes:
         data = decode_extension(bytes(vote.vote_extension), params)
-        carried[bytes(vote.validator.address)] = _compute_carried_items(
-            data, attested.l1_confirmed_height)
-    support = {item: 0 for item in needed}
-    kept: set[bytes] = set()
-    for address in sorted(carried, key=lambda a: (-power.get(a, 0), a)):
+        address = bytes(vote.validator.address)
+        carried[address] = _compute_carried_items(data, attested.l1_confirmed_height)
+        if _compute_carried_signatures(data) & signatures:
+            kept.add(address)
+    support = {item: sum(power.get(address, 0) for address in kept if item in carried[address])
+               for item in needed}
+    for address in sorted(set(carried) - kept, key=lambda a: (-power.get(a, 0), a)):
         missing = [item for item in needed if not is_supermajority(support[item], total)]
         if not missing:
             break

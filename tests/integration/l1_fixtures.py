@@ -21,7 +21,7 @@ from web3.exceptions import ContractCustomError
 from abci_app.devnet import l1_deploy
 from abci_app.devnet.anvil import Anvil, DevAccount
 from abci_app.l1 import contract as c
-from abci_app.l1.settlement import compute_signer_address
+from abci_app.settlement import compute_signer_address
 
 ETHER = 10**18
 MIN_LOCK_WEI = 10 * ETHER

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from web3.types import TxReceipt
 
+from abci_app import settlement as s
 from abci_app.l1 import contract as c
-from abci_app.l1 import settlement as s
 from tests.integration.l1_fixtures import L1Env, make_signer, make_signer_key
 
 MAX_SIGNER_INDEX = 16  # make_signer indices the helpers try when no signers are named

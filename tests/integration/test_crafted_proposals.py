@@ -5,8 +5,11 @@ Issue 9, acceptance 3 and 8, and issue 13, acceptance 8, end to end: a real
 genesis sequencers hold ed25519 keys made here, so the test signs vote
 extensions as each of them, and an L2 is registered, so the extensions carry
 L1 events, L2 headers, the seed randomness the chain asks for and an L1
-height. Heights 1 and 2 are finalized empty; then each crafted proposal for
-height 3 carries the votes for height 2 and must be answered REJECT, with no crash.
+height. Settlement is on, and sequencer 1 has rewards at genesis, so a batch
+is in flight from height 1 and each sequencer's signer key (made here too)
+signs it (issue 14, acceptance 5). Heights 1 and 2 are finalized empty; then
+each crafted proposal for height 3 carries the votes for height 2 and must be
+answered REJECT, with no crash.
 """
 
 import json
@@ -37,6 +40,8 @@ from abci_app.devnet.relay_testing import (
     make_l2_genesis_hash,
     make_l2_headers,
     make_randomness,
+    make_settlement_key,
+    make_settlement_signature,
     make_validators,
     sign_extension,
 )
@@ -45,7 +50,8 @@ from abci_app.relay.attested_tx import ATTESTED_TX_PREFIX, build_attested_tx
 from abci_app.relay.extension import build_extension
 from abci_app.relay.params import RelayParams
 from abci_app.relay.tally import prune_extended_commit, tally_attested
-from abci_app.relay.types import Attested, RelayView
+from abci_app.relay.types import Attested, RelayView, SettlementView
+from abci_app.settlement import compute_signer_address
 from abci_app.store.kv import MemoryKV
 
 from .abci_client import AbciClient
@@ -61,6 +67,11 @@ EVENTS = [make_event(nonce) for nonce in (1, 2, 3)]  # LockIncreased 1 ETH for s
 L2_GENESIS = make_l2_genesis_hash("crafted-proposals/l2")
 HEADERS = make_l2_headers(1, 4, L2_GENESIS, label="crafted-proposals/l2")
 L1_HEIGHT = 100  # the confirmed L1 height every honest sidecar reports
+SETTLEMENT_KEYS = [make_settlement_key(i, label="crafted-proposals") for i in range(4)]
+SIGNERS = [compute_signer_address(key) for key in SETTLEMENT_KEYS]
+BYZANTINE_KEY = make_settlement_key(99, label="crafted-proposals")
+SETTLEMENT_PARAMS = {"l1_chain_id": 31337, "l1_contract_address": "0x" + "5e" * 20,
+                     "settlement_interval_blocks": 1}
 ACCEPT = int(pb.abci.ResponseProcessProposal.ACCEPT)
 REJECT = int(pb.abci.ResponseProcessProposal.REJECT)
 
@@ -68,14 +79,15 @@ REJECT = int(pb.abci.ResponseProcessProposal.REJECT)
 # --- the scenario ----------------------------------------------------------------------
 
 def make_genesis() -> bytes:
-    """The four sequencers, with the L2 registered."""
+    """The four sequencers, with the L2 registered and settlement on."""
     sequencers = [
         {"id": v.entry.sequencer_id, "owner": bytes([v.entry.sequencer_id]) * 20,
-         "signer": bytes([0x40 + v.entry.sequencer_id]) * 20,
-         "consensus_pubkey": v.entry.pub_key, "locked_wei": LOCKED_WEI}
-        for v in VALIDATORS
+         "signer": SIGNERS[index], "consensus_pubkey": v.entry.pub_key,
+         "locked_wei": LOCKED_WEI, "rewards_accrued_wei": "5" if index == 0 else "0"}
+        for index, v in enumerate(VALIDATORS)
     ]
-    params = {"l2_chain_id": 901, "l2_genesis_hash": "0x" + L2_GENESIS.hex()}
+    params = {"l2_chain_id": 901, "l2_genesis_hash": "0x" + L2_GENESIS.hex(),
+              **SETTLEMENT_PARAMS}
     return json.dumps(chain.make_genesis_app_state(sequencers, params=params)).encode()
 
 
@@ -86,7 +98,21 @@ def compute_seed_request() -> int:
     return chain.get_seed_request(kv)
 
 
+def compute_pending_settlement() -> tuple[int, bytes]:
+    """(nonce, digest) of the batch the chain forms at height 1 (sequencer 1's reward)."""
+    kv = MemoryKV()
+    chain.init_chain(kv, make_genesis(), CHAIN_ID, GENESIS_TIME_S * 10**9, 1)
+    chain.finalize_block(kv, chain.BlockInput(
+        height=1, time_ns=(GENESIS_TIME_S + 1) * 10**9, chain_id=CHAIN_ID,
+        proposer_address=VALIDATORS[0].entry.address, last_app_hash=b"",
+        decided_last_commit=[], misbehavior=[], l1_events=[], txs=[]))
+    pending = chain.get_pending_settlement(kv)
+    assert pending is not None, "a batch should be in flight from height 1"
+    return pending
+
+
 SEED_REQUEST = compute_seed_request()
+SETTLE_NONCE, SETTLE_DIGEST = compute_pending_settlement()
 SEED = make_randomness(SEED_REQUEST, label="crafted-proposals/l1")
 VIEW = RelayView(l2_head=(0, L2_GENESIS), seed_request=SEED_REQUEST)
 
@@ -333,6 +359,54 @@ def header_minority_backs() -> Crafted:
 FORGED_HEADERS = make_l2_headers(1, 2, L2_GENESIS, label="forged")
 
 
+def make_signing_commit() -> Any:
+    """All four vote; 0-2 sign the in-flight batch with their stored signer's key, and
+    3 (byzantine) with a key that is not its stored signer."""
+    keys = [*SETTLEMENT_KEYS[:3], BYZANTINE_KEY]
+    extensions = {index: build_extension(
+        (), 0, PARAMS, settlement_signature=make_settlement_signature(
+            SETTLE_DIGEST, key, SETTLE_NONCE)) for index, key in enumerate(keys)}
+    return make_extended_commit(VALIDATORS, extensions, HEIGHT_VOTED, CHAIN_ID)
+
+
+SIGNING_COMMIT = make_signing_commit()
+SIGNING_PROPOSED = compute_commit_info(SIGNING_COMMIT)
+
+
+def make_settlement_view() -> RelayView:
+    signers = {v.entry.address: SIGNERS[i] for i, v in enumerate(VALIDATORS)}
+    return RelayView(settlement=SettlementView(SETTLE_NONCE, SETTLE_DIGEST, signers))
+
+
+def make_honest_signing_tx() -> bytes:
+    """What an honest proposer injects for SIGNING_COMMIT: the three good signatures."""
+    valset = get_valset(VALIDATORS)
+    pruned = prune_extended_commit(SIGNING_COMMIT, valset, HEIGHT_VOTED, CHAIN_ID, PARAMS)
+    attested = tally_attested(pruned, valset, make_settlement_view(), PARAMS)
+    assert sorted(item.signer for item in attested.settlement_signatures) == sorted(SIGNERS[:3])
+    tx = build_attested_tx(pruned, attested, PARAMS)
+    assert tx is not None
+    return tx
+
+
+def settlement_signatures_listed(include_byzantine: bool, duplicate: bool = False) -> Crafted:
+    order = sorted(range(4), key=lambda index: SIGNERS[index])
+    if not include_byzantine:
+        order.remove(3)
+    listed = [make_settlement_signature(
+        SETTLE_DIGEST, BYZANTINE_KEY if index == 3 else SETTLEMENT_KEYS[index], SETTLE_NONCE)
+        for index in order]
+    if duplicate:
+        listed = [listed[0], *listed]
+    return [make_attested_tx(SIGNING_COMMIT, [], settlement_signatures=listed)], SIGNING_PROPOSED
+
+
+def settlement_signature_for_another_batch() -> Crafted:
+    first = min(range(3), key=lambda index: SIGNERS[index])
+    listed = [make_settlement_signature(SETTLE_DIGEST, SETTLEMENT_KEYS[first], SETTLE_NONCE + 1)]
+    return [make_attested_tx(SIGNING_COMMIT, [], settlement_signatures=listed)], SIGNING_PROPOSED
+
+
 CASES: list[tuple[str, Callable[[], Crafted], str]] = [
     ("duplicated_extension_fakes_two_thirds",
      lambda: duplicated_extension_fakes_two_thirds(False), "vote 2: validator address differs"),
@@ -367,6 +441,12 @@ CASES: list[tuple[str, Callable[[], Crafted], str]] = [
     ("forged_l1_height", lambda: forge_l2(l1_confirmed_height=L1_HEIGHT + 1),
      f"l1_confirmed_height {L1_HEIGHT + 1} != attested {L1_HEIGHT}"),
     ("empty_attested_tx", lambda: forge_l2(), "nothing attested"),
+    ("byzantine_settlement_signature_kept", lambda: settlement_signatures_listed(True),
+     "is not one the votes carry validly"),
+    ("settlement_signature_duplicated", lambda: settlement_signatures_listed(False, True),
+     "signers not strictly ascending"),
+    ("settlement_signature_for_another_batch", settlement_signature_for_another_batch,
+     f"for batch {SETTLE_NONCE + 1} is not one the votes carry validly"),
     ("over_size_cap", over_size_cap, "exceeds max_attested_tx_bytes"),
     ("attested_tx_not_first", attested_tx_not_first, "attested-events tx not first"),
 ]
@@ -478,3 +558,17 @@ def test_honest_proposal_is_accepted_and_its_events_applied(fresh_app: LiveApp) 
         assert int(sequencer.sequencer.locked_wei) == LOCKED_WEI + len(EVENTS) * 10**18
         head = query_pb.QueryL2HeadResponse.FromString(query(client, "/l2/head"))
         assert (head.height, bytes(head.hash)) == (len(HEADERS), bytes(HEADERS[-1].hash))
+
+
+def test_honest_settlement_signatures_are_accepted_and_collected(fresh_app: LiveApp) -> None:
+    """The byzantine signature pruned, the honest three are accepted and stored."""
+    tx = make_honest_signing_tx()
+    with fresh_app.connect() as client:
+        bootstrap(client)
+        assert process_proposal(client, [tx], SIGNING_PROPOSED) == ACCEPT
+        block = finalize_and_commit(client, HEIGHT, SIGNING_PROPOSED, txs=[tx])
+        assert block.tx_results[0].code == 0, block.tx_results[0].log
+        added = [e for e in block.events if e.type == "settlement_signatures_added"]
+        assert added, [e.type for e in block.events]
+        attributes = {a.key: a.value for a in added[0].attributes}
+        assert attributes["added"] == "3" and attributes["complete"] == "true", attributes

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import nacl.signing
 import pytest
@@ -76,15 +77,23 @@ def test_each_l1_event_reaches_chain_state(l1net: L1Localnet) -> None:
     l1net.net.wait_for_height(l1net.nodes[0].height() + 3)
 
 
-def test_genesis_from_l1_cli_rebuilds_the_networks_genesis(l1net: L1Localnet) -> None:
+def test_genesis_from_l1_cli_rebuilds_the_networks_genesis(l1net: L1Localnet,
+                                                          tmp_path: Path) -> None:
+    genesis = json.loads((l1net.nodes[0].home / "config" / "genesis.json").read_text())
+    # The network's own params (those L1 holds agree with it, so they pass).
+    params_file = tmp_path / "params.json"
+    params_file.write_text(json.dumps(genesis["app_state"]["params"]))
     args = ["genesis", "from-l1", "--rpc", l1net.anvil.url,
-            "--contract", l1net.deployment.locking_address, "--block", str(l1net.genesis_block)]
+            "--contract", l1net.deployment.locking_address, "--params", str(params_file),
+            "--block", str(l1net.genesis_block)]
     result = subprocess.run([sys.executable, "-m", "abci_app.node.cli", *args],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    genesis = json.loads((l1net.nodes[0].home / "config" / "genesis.json").read_text())
-    assert json.loads(result.stdout)["sequencers"] == genesis["app_state"]["sequencers"]
-    assert json.loads(result.stdout)["last_l1_nonce"] == genesis["app_state"]["last_l1_nonce"]
+    assert json.loads(result.stdout) == genesis["app_state"]
+    # With no params, the default 48 h evidence window outlasts L1's 60 s delay: refused.
+    no_params = subprocess.run([sys.executable, "-m", "abci_app.node.cli", *args[:6],
+                                *args[8:]], capture_output=True, text=True, timeout=60)
+    assert no_params.returncode != 0 and "evidence_max_age_s" in no_params.stderr
 
     # After the withdrawal request, stake is in flight: genesis refuses that block.
     latest = str(l1net.anvil.w3.eth.block_number)
@@ -96,3 +105,41 @@ def test_genesis_from_l1_cli_rebuilds_the_networks_genesis(l1net: L1Localnet) ->
                           "--contract", "0x12", "--block", "1"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "not an address" in bad.stderr
+
+
+def test_lock_params_come_from_l1_and_a_disagreeing_params_file_is_refused(
+        l1net: L1Localnet, tmp_path: Path) -> None:
+    """Issue 14, "parameters disagree": L1 locks at least 100 tokens for a 60 s delay, and
+    the chain must say the same (it used to keep its defaults, 1 token and 86,400 s)."""
+    s = l1net.settings
+    params = l1net.query("/params").params
+    assert int(params.min_lock_wei) == s.min_lock_wei == 100 * TOKEN
+    assert int(params.max_lock_wei) == s.max_lock_wei
+    assert int(params.withdrawal_delay_s) == s.withdrawal_delay_s == 60
+    assert int(params.l1_chain_id) == l1net.anvil.w3.eth.chain_id
+    assert bytes(params.l1_contract_address).hex() == l1net.deployment.locking_address[2:].lower()
+    # CometBFT keeps evidence exactly as long as the app's params say (and no longer than
+    # withdrawals wait, or a double signer could be gone before its evidence lands).
+    genesis = json.loads((l1net.nodes[0].home / "config" / "genesis.json").read_text())
+    evidence = genesis["consensus_params"]["evidence"]
+    assert evidence["max_age_duration"] == str(s.evidence_max_age_s * 10**9)
+    assert evidence["max_age_num_blocks"] == str(s.max_evidence_age_blocks)
+    assert s.evidence_max_age_s <= s.withdrawal_delay_s
+
+    args = [sys.executable, "-m", "abci_app.node.cli", "genesis", "from-l1",
+            "--rpc", l1net.anvil.url, "--contract", l1net.deployment.locking_address,
+            "--block", str(l1net.genesis_block), "--params"]
+    agreeing = tmp_path / "agree.json"
+    agreeing.write_text(json.dumps({"withdrawal_delay_s": 60, "evidence_max_age_s": 60,
+                                    "min_lock_wei": str(100 * TOKEN)}))
+    ok = subprocess.run([*args, str(agreeing)], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["params"]["withdrawal_delay_s"] == 60
+    for name, value in (("withdrawal_delay_s", 86_400), ("min_lock_wei", "1000000000000000000"),
+                        ("l1_chain_id", 1)):
+        disagreeing = tmp_path / f"{name}.json"
+        disagreeing.write_text(json.dumps({name: value, "evidence_max_age_s": 60}))
+        refused = subprocess.run([*args, str(disagreeing)], capture_output=True, text=True,
+                                 timeout=60)
+        assert refused.returncode != 0, refused.stdout
+        assert f"params.{name}" in refused.stderr and "Locking contract says" in refused.stderr

@@ -10,7 +10,7 @@ from web3 import Web3
 from abci_app.devnet import l1_deploy
 from abci_app.l1 import contract as c
 from abci_app.l1.contract import SequencerStatus
-from abci_app.l1.settlement import Release, Reward
+from abci_app.settlement import Release, Reward
 from tests.integration.l1_fixtures import (  # noqa: F401 - the *_fixture names register fixtures
     MAX_LOCK_WEI,
     MIN_LOCK_WEI,
@@ -59,10 +59,10 @@ def test_event_abi_constant_matches_compiled_contract(l1: L1Env) -> None:
         }
 
     assert shape(c.LOCKING_EVENT_ABI) == shape(cast(list[dict[str, Any]], l1.dep.locking.abi))
-    assert len(shape(c.LOCKING_EVENT_ABI)) == 7
+    assert len(shape(c.LOCKING_EVENT_ABI)) == 8
     assert c.EVENT_NAMES == (
         "Locked", "LockIncreased", "SignerChanged", "WithdrawalRequested",
-        "UnlockInitiated", "Released", "RewardsClaimed",
+        "UnlockInitiated", "Released", "RewardsClaimed", "BatchSettled",
     )  # fmt: skip
 
 
@@ -353,7 +353,7 @@ def test_claim_pays_only_what_settlement_released(l1: L1Env) -> None:
     assert balance_of(l1, owner.address) == before + 10
     assert c.get_pending_withdrawals(l1.dep, seq_id) == []
     (log,) = c.get_locking_logs(l1.dep, receipt["blockNumber"], receipt["blockNumber"])
-    assert (log.name, log.nonce) == ("Released", 3)
+    assert (log.name, log.nonce) == ("Released", 4)  # lock, request, BatchSettled, claim
     assert (log.args["to"], log.args["amount"]) == (owner.address, 10)
     assert c.get_sequencer(l1.dep, seq_id).status == SequencerStatus.ACTIVE
     with expect_revert(l1, "NothingToClaim"):
@@ -415,7 +415,7 @@ def test_rewards_are_funded_by_anyone_and_paid_only_after_settlement(l1: L1Env) 
     receipt = c.claim_rewards(l1.dep, owner.private_key, seq_id)
     assert balance_of(l1, owner.address) == before + 30 and view(l1, "rewardPool") == 20
     (log,) = c.get_locking_logs(l1.dep, receipt["blockNumber"], receipt["blockNumber"])
-    assert (log.name, log.nonce, log.sequencer_id) == ("RewardsClaimed", 2, seq_id)
+    assert (log.name, log.nonce, log.sequencer_id) == ("RewardsClaimed", 3, seq_id)
     assert (log.args["to"], log.args["amount"]) == (owner.address, 30)
     assert c.get_rewards_owed(l1.dep, seq_id) == 0
     assert_books_balance(l1)
@@ -445,7 +445,7 @@ def test_event_nonce_increases_by_one_across_every_event(l1: L1Env) -> None:
     c.change_signer(l1.dep, key, seq_id, make_signer(5))
     c.request_withdrawal(l1.dep, key, seq_id, 7)
     c.fund_rewards(l1.dep, l1.outsider.private_key, 9)  # no nonce
-    settle_items(l1, rewards=[Reward(other_id, 9)])  # settlement events carry no nonce
+    settle_items(l1, rewards=[Reward(other_id, 9)])  # BatchSettled takes a nonce
     c.claim_rewards(l1.dep, other, other_id)
     c.initiate_unlock(l1.dep, other, other_id)
     settle_items(l1, releases=[Release(seq_id, 7), Release(other_id, MIN_LOCK_WEI)])
@@ -453,7 +453,7 @@ def test_event_nonce_increases_by_one_across_every_event(l1: L1Env) -> None:
     c.claim(l1.dep, other, other_id)
     logs = c.get_locking_logs(l1.dep, start, l1.node.w3.eth.block_number)
     assert [log.nonce for log in logs] == list(range(1, len(logs) + 1))
-    assert view(l1, "eventNonce") == len(logs) == 9
+    assert view(l1, "eventNonce") == len(logs) == 11
     assert {log.name for log in logs} == set(c.EVENT_NAMES)
 
 

@@ -11,11 +11,13 @@ from hypothesis import strategies as st
 from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
+from abci_app import settlement as s
 from abci_app.devnet import l1_deploy
 from abci_app.devnet.anvil import Anvil
 from abci_app.l1 import contract as c
-from abci_app.l1 import settlement as s
+from abci_app.l1 import decode
 from abci_app.l1.contract import SequencerStatus
+from abci_app.l1.source import RawLog
 from tests.integration.l1_fixtures import (
     ETHER,
     MAX_LOCK_WEI,
@@ -133,16 +135,20 @@ def test_settle_releases_slashes_and_rewards_with_exact_balances(env: L1Env) -> 
     c.claim_rewards(env.dep, env.owners[2].private_key, 3)
     assert balance_of(env, env.owners[2].address) == before + 3 * ETHER
     assert view(env, "rewardPool") == pool_before - 3 * ETHER
-    # Verify the events, and that settlement consumed no relay nonce
+    # Verify the events: BatchSettled takes the next relay nonce, for sequencer 0
     (settled,) = get_events(env, "BatchSettled", receipt)
-    assert settled["batchNonce"] == 1 and settled["digest"] == s.compute_batch_digest(batch)
+    assert settled == {"eventNonce": nonce_before + 1, "sequencerId": 0, "batchNonce": 1,
+                       "digest": s.compute_batch_digest(batch)}
+    (stake,) = get_events(env, "BatchStake", receipt)
+    assert stake["batchNonce"] == 1 and stake["totalStake"] == TOTAL_STAKE - 9 * ETHER
+    assert 3 * stake["signedStake"] > 2 * stake["totalStake"]
     assert get_events(env, "WithdrawalReleasable", receipt) == [
         {"batchNonce": 1, "sequencerId": 5, "amount": 5 * ETHER}]
     assert get_events(env, "Slashed", receipt) == [{"batchNonce": 1, "sequencerId": 6,
         "reason": 1, "fromLocked": 2 * ETHER, "fromPending": 1 * ETHER}]  # fmt: skip
     assert get_events(env, "RewardCredited", receipt) == [
         {"batchNonce": 1, "sequencerId": 3, "amount": 3 * ETHER, "owed": 3 * ETHER}]
-    assert view(env, "eventNonce") == nonce_before + 2  # the two claims only
+    assert view(env, "eventNonce") == nonce_before + 3  # BatchSettled and the two claims
     assert c.get_last_batch_nonce(env.dep) == 1
     assert_books_balance(env)
 
@@ -194,6 +200,29 @@ def test_empty_reward_pool_leaves_rewards_owed_until_funded(env: L1Env) -> None:
     assert balance_of(env, owner.address) == before + 9 * ETHER
     assert (c.get_rewards_owed(env.dep, 5), view(env, "rewardPool")) == (0, 5 * ETHER)
     assert_books_balance(env)
+
+
+def test_missed_production_slash_settles_and_batch_settled_decodes_for_the_chain(
+    env: L1Env,
+) -> None:
+    batch = make_batch(env, slashes=[s.Slash(2, s.SlashReason.MISSED_PRODUCTION, ETHER, 0)])
+    receipt = settle_batch(env, batch)
+    (slashed,) = get_events(env, "Slashed", receipt)
+    assert slashed["reason"] == 3 and slashed["fromLocked"] == ETHER
+    # Verify the sidecar's decoder reads the mirrored event exactly as emitted
+    topic0 = decode.TOPIC0_BY_NAME["BatchSettled"]
+    (raw,) = [entry for entry in receipt["logs"] if bytes(entry["topics"][0]) == topic0]
+    event = decode.decode_log(RawLog(
+        address=bytes(raw["address"] if isinstance(raw["address"], bytes)
+                      else bytes.fromhex(raw["address"][2:])),
+        topics=tuple(bytes(topic) for topic in raw["topics"]), data=bytes(raw["data"]),
+        block_number=int(raw["blockNumber"]), block_hash=bytes(raw["blockHash"]),
+        tx_hash=bytes(raw["transactionHash"]), log_index=int(raw["logIndex"]),
+    ))  # fmt: skip
+    assert event.nonce == view(env, "eventNonce")
+    assert event.batch_settled.sequencer_id == 0
+    assert event.batch_settled.batch_nonce == str(batch.nonce)
+    assert event.batch_settled.digest == s.compute_batch_digest(batch)
 
 
 def test_lock_parameters_change_only_through_settlement(env: L1Env) -> None:

@@ -33,6 +33,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "producer_fault_slash_bps": 10,
     "producer_jail_s": 600,
     "withdrawal_delay_s": 100,
+    "evidence_max_age_s": 100,  # genesis refuses a withdrawal delay shorter than this
     "reward_per_l2_block_wei": 1000,
 }
 # A registered L2: merge into the params of tests that drive the rotation.
@@ -40,6 +41,14 @@ L2_CHAIN_ID = 901
 L2_GENESIS_HASH = hashlib.sha256(b"l2-genesis").digest()
 L2_PARAMS: dict[str, Any] = {"l2_chain_id": L2_CHAIN_ID,
                              "l2_genesis_hash": "0x" + L2_GENESIS_HASH.hex()}
+
+
+# Settlement to a Locking contract: merge into the params of settlement tests.
+L1_CHAIN_ID = 31337
+L1_CONTRACT = b"\xc0" * 20
+SETTLEMENT_PARAMS: dict[str, Any] = {"l1_chain_id": L1_CHAIN_ID,
+                                     "l1_contract_address": "0x" + L1_CONTRACT.hex(),
+                                     "settlement_interval_blocks": 2}
 
 
 def signer_key(index: int) -> bytes:
@@ -117,7 +126,8 @@ def l1_event(nonce: int, kind: str, **fields: Any) -> Any:
     classes = {"lock_increased": pb.events.LockIncreased, "signer_changed": pb.events.SignerChanged,
                "withdrawal_requested": pb.events.WithdrawalRequested,
                "unlock_initiated": pb.events.UnlockInitiated, "released": pb.events.Released,
-               "rewards_claimed": pb.events.RewardsClaimed}
+               "rewards_claimed": pb.events.RewardsClaimed,
+               "batch_settled": pb.events.BatchSettled}
     return pb.events.L1Event(nonce=nonce, **{kind: classes[kind](**fields)})
 
 
@@ -152,7 +162,7 @@ def make_scheduled_headers(kv: MemoryKV, count: int, block: chain.BlockInput,
         height = head[0] + 1
         placeholder = pb.l2.L2Header(height=height, hash=l2_block_hash(height),
                                      parent_hash=head[1], producer=b"\x00" * 20)
-        process_l2_headers(copy, [placeholder], block, params)
+        process_l2_headers(copy, [placeholder], block, params, block.time_ns)
         schedule = get_epoch_schedule(copy, compute_epoch_of(height, params.epoch_length))
         assert schedule is not None
         scheduled = compute_producer_at(schedule, height)
@@ -179,6 +189,7 @@ class Driver:
               advance_ns: int = BLOCK_INTERVAL_NS, l2_headers: list[Any] | None = None,
               seed_randomness: Any = None, l1_confirmed_height: int = 0,
               produce: int = 0, producers: dict[int, bytes] | None = None,
+              settlement_signatures: list[tuple[bytes, bytes]] | None = None,
               ) -> chain.BlockOutcome:
         """`produce` adds that many headers by the scheduled producers (or `producers`)."""
         self.height += 1
@@ -195,7 +206,8 @@ class Driver:
             proposer_address=b"\x00" * 20, last_app_hash=self.app_hash,
             decided_last_commit=votes, misbehavior=list(misbehavior or []),
             l1_events=list(l1_events or []), txs=list(txs or []), l2_headers=headers,
-            seed_randomness=seed_randomness, l1_confirmed_height=l1_confirmed_height)
+            seed_randomness=seed_randomness, l1_confirmed_height=l1_confirmed_height,
+            settlement_signatures=list(settlement_signatures or []))
         outcome = chain.finalize_block(self.kv, block)
         self.app_hash = compute_app_hash(self.kv)
         self.all_updates.append(outcome.validator_updates)

@@ -24,6 +24,7 @@ def test_error_codes_are_pinned() -> None:
         40: "L1NonceGapError", 41: "L1NonceDuplicateError", 42: "SequencerExistsError",
         43: "ConsensusKeyInUseError", 44: "InvalidAmountError", 45: "EmptyL1EventError",
         46: "ReleaseExceedsReleasableError", 47: "ClaimExceedsRewardsError",
+        48: "BatchMismatchError",
         60: "QueryNotFoundError", 61: "QueryBadRequestError", 62: "QueryBadHeightError",
         63: "QueryBadCursorError", 70: "NotStartedError", 71: "InternalError",
         90: "InvalidAttestedTx",

@@ -19,6 +19,7 @@ from tests.unit.chain.helpers import (
     genesis_sequencer,
     l1_event,
     l1_locked,
+    make_chain,
     make_driver,
     make_l2_driver,
     signer_address,
@@ -149,3 +150,15 @@ def test_invalid_exported_state_with_broken_totals_is_rejected() -> None:
     exported["state"]["totals"]["total_locked_ever_wei"] = str(11 * ETH)
     with pytest.raises(GenesisError, match="total_locked_ever_wei"):
         _init(exported)
+
+
+def test_genesis_params_carry_the_lock_params_l1_holds() -> None:
+    # What `genesis from-l1` writes: min lock, max lock and delay as the contract holds them
+    lock = {"min_lock_wei": str(100 * ETH), "max_lock_wei": str(1000 * ETH),
+            "withdrawal_delay_s": 200, "evidence_max_age_s": 200}
+    kv = make_chain([100 * ETH], **lock)
+    answer = chain.decode_query_value("/params", chain.query(kv, "/params", b"", 0).value)
+    assert (answer.params.min_lock_wei, answer.params.max_lock_wei,
+            answer.params.withdrawal_delay_s) == (str(100 * ETH), str(1000 * ETH), 200)
+    exported = chain.export_genesis(kv, CHAIN_ID)["params"]
+    assert isinstance(exported, dict) and exported["max_lock_wei"] == str(1000 * ETH)

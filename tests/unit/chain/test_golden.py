@@ -25,12 +25,16 @@ from tests.unit.chain.helpers import (
     signer_address,
 )
 
-# Moved (APP_PROTOCOL_VERSION 3): L2 progress comes from attested L2 headers, seeds from
-# attested L1 randomness, missed production is a producer fault; the scenario uses them.
-GOLDEN_APP_HASH = "3016078410ccb30bd38fa390748be9ec90c57b40c2656d58c287edc055bbe176"
+# Moved (APP_PROTOCOL_VERSION 4): sequencers carry l1_locked_wei, rewards_batched_wei and
+# rewards_settled_wei, and params carry the settlement and lock fields (issue 14). Also
+# (issue 13 review): params carry seed_timeout_s, the rotation runs before user txs, every
+# attested L2 header moves last_progress_time_ns (from the block whose votes saw it), a
+# gap of rotation_timeout_s between blocks restarts the producer's clock, and epochs start
+# only once seeded.
+GOLDEN_APP_HASH = "777eb7434c0c2d547a5e36ff5bd3e5223320e40198810732ebc8e2a04fa77a50"
 
 # The same state's sparse-Merkle root through StateStore: it moves whenever the pin above does.
-GOLDEN_SMT_ROOT = "a93961c11246dd1d4cf8e7effb5e12cc1809766fa37b3f5091704069549c2bc0"
+GOLDEN_SMT_ROOT = "e9446bcb623c9ed056a13293146fad5a9914e44413b13632afa76c41179f66d8"
 SCENARIO_STAKES = [10 * ETH, 20 * ETH, 30 * ETH]
 
 

@@ -6,17 +6,20 @@ noop record and the chain state (the consumed nonce).
 """
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from abci_app import chain, pb
+from abci_app import chain, pb, settlement
 from abci_app.chain import keys
 from abci_app.chain.l1events import L1_HANDLERS, L1Context, process_l1_event
+from abci_app.chain.settlement import process_settlement_batch
 from abci_app.chain.state import EXITED, TOMBSTONED, UNLOCKING, get_sequencer, put_sequencer
 from abci_app.chain.withdrawals import get_withdrawals, put_withdrawal, queue_withdrawal
 from abci_app.errors import (
     AppError,
+    BatchMismatchError,
     ClaimExceedsRewardsError,
     ConsensusKeyInUseError,
     EmptyL1EventError,
@@ -35,6 +38,9 @@ from tests.unit.chain.helpers import (
     CHAIN_ID,
     ETH,
     GENESIS_TIME_NS,
+    L1_CHAIN_ID,
+    L1_CONTRACT,
+    SETTLEMENT_PARAMS,
     consensus_pubkey,
     l1_event,
     make_app_state,
@@ -47,6 +53,11 @@ from tests.unit.chain.helpers import (
 ACTIVE_ID, UNLOCKING_ID, TOMBSTONED_ID, EXITED_ID, UNKNOWN_ID = 1, 2, 3, 4, 9
 BAD_ADDRESS = b"\x01" * 19
 TO = b"\x05" * 20
+# The in-flight batch the fixture forms: sequencer 1's releasable 1 ETH and its 500 wei.
+DIGEST = settlement.compute_batch_digest(settlement.Batch(
+    nonce=1, chain_id=L1_CHAIN_ID, verifying_contract=L1_CONTRACT,
+    releases=(settlement.Release(ACTIVE_ID, ETH),),
+    rewards=(settlement.Reward(ACTIVE_ID, 500),)))
 
 
 def _locked(**fields: Any) -> pb.events.L1Event:
@@ -85,9 +96,8 @@ INVALID: list[tuple[pb.events.L1Event, type[AppError]]] = [
     (_event("withdrawal_requested", UNKNOWN_ID, amount_wei="1"), UnknownSequencerError),
     (_event("withdrawal_requested", UNLOCKING_ID, amount_wei="1"), NotActiveError),
     (_event("withdrawal_requested", ACTIVE_ID, amount_wei="0"), InvalidAmountError),
-    (_event("withdrawal_requested", ACTIVE_ID, amount_wei=str(8 * ETH + 1)),
-     InsufficientLockError),
-    (_event("withdrawal_requested", ACTIVE_ID, amount_wei=str(10 * ETH)), InsufficientLockError),
+    (_event("withdrawal_requested", ACTIVE_ID, amount_wei="1", remaining_wei="01"),
+     InvalidAmountError),
     (_event("unlock_initiated", UNKNOWN_ID), UnknownSequencerError),
     (_event("unlock_initiated", UNLOCKING_ID), NotActiveError),
     (_event("unlock_initiated", EXITED_ID), NotActiveError),
@@ -100,6 +110,9 @@ INVALID: list[tuple[pb.events.L1Event, type[AppError]]] = [
     (_event("rewards_claimed", ACTIVE_ID, to=BAD_ADDRESS, amount_wei="1"), InvalidFieldError),
     (_event("rewards_claimed", ACTIVE_ID, to=TO, amount_wei="0"), InvalidAmountError),
     (_event("rewards_claimed", ACTIVE_ID, to=TO, amount_wei="501"), ClaimExceedsRewardsError),
+    (_event("batch_settled", 0, batch_nonce="2", digest=DIGEST), BatchMismatchError),
+    (_event("batch_settled", 0, batch_nonce="1", digest=b"\x00" * 32), BatchMismatchError),
+    (_event("batch_settled", 0, batch_nonce="x", digest=DIGEST), InvalidAmountError),
     (pb.events.L1Event(nonce=1), EmptyL1EventError),  # last: it has no handler to call
 ]
 
@@ -111,6 +124,7 @@ VALID: list[pb.events.L1Event] = [
     _event("unlock_initiated", ACTIVE_ID),
     _event("released", ACTIVE_ID, to=TO, amount_wei=str(ETH)),
     _event("rewards_claimed", ACTIVE_ID, to=TO, amount_wei="500"),
+    _event("batch_settled", 0, batch_nonce="1", digest=DIGEST),
 ]
 
 
@@ -148,7 +162,8 @@ def _set_status(kv: Overlay, sequencer_id: int, status: int) -> None:
 def store() -> StateStore:
     store = StateStore(None)
     kv = store.overlay()
-    chain.init_chain(kv, make_app_state([10 * ETH] * 4), CHAIN_ID, GENESIS_TIME_NS, 1)
+    chain.init_chain(kv, make_app_state([10 * ETH] * 4, **SETTLEMENT_PARAMS), CHAIN_ID,
+                     GENESIS_TIME_NS, 1)
     params = chain.get_params(kv)
     seq = get_sequencer(kv, ACTIVE_ID)
     assert seq is not None
@@ -160,6 +175,9 @@ def store() -> StateStore:
     _set_status(kv, UNLOCKING_ID, UNLOCKING)
     _set_status(kv, TOMBSTONED_ID, TOMBSTONED)
     _set_status(kv, EXITED_ID, EXITED)
+    block = replace(_block(), height=SETTLEMENT_PARAMS["settlement_interval_blocks"])
+    process_settlement_batch(kv, block, params)
+    assert chain.get_pending_settlement(kv) == (1, DIGEST)
     store.commit(kv, 1)
     return store
 

@@ -83,14 +83,15 @@ def test_out_of_turn_block_earns_nothing_and_is_recorded() -> None:
     assert get_sequencer(driver.kv, other).rewards_accrued_wei == "0"
 
 
-def test_out_of_turn_blocks_are_no_progress() -> None:
+def test_out_of_turn_blocks_are_liveness_and_fault_their_producer() -> None:
     driver = make_l2_driver([10 * ETH, 10 * ETH, 10 * ETH])
     p = _producer(driver)
     other = next(i for i in (1, 2, 3) if i != p)
     driver.block(produce=1, producers={1: signer_address(other)}, advance_ns=TIMEOUT_NS - 10**9)
     outcome = driver.block(produce=1, producers={2: signer_address(other)})
-    assert _events(outcome, "producer_fault")[0]["sequencer_id"] == str(p)
-    assert _producer(driver) != p
+    assert [(f["sequencer_id"], f["kind"]) for f in _events(outcome, "producer_fault")] == [
+        (str(other), "out_of_turn")]
+    assert _producer(driver) == p
 
 
 # --- seeds -----------------------------------------------------------------------------------
@@ -127,8 +128,10 @@ def test_randomness_for_another_block_or_malformed_is_ignored() -> None:
 def test_fallback_seeds_an_epoch_whose_randomness_never_came() -> None:
     driver = make_l2_driver([10 * ETH, 20 * ETH, 30 * ETH])
     driver.block(produce=10)
-    outcome = driver.block(produce=10)  # epoch 2 starts unseeded
-    assert _events(outcome, "seed_fallback") == [{"epoch": "2", "l1_height": str(DELAY)}]
+    driver.block(produce=10)  # epoch 1 ends; epoch 2 waits for its seed
+    outcome = driver.block(l1_confirmed_height=2 * DELAY)  # its L1 block is long confirmed
+    assert _events(outcome, "seed_fallback") == [{
+        "epoch": "2", "l1_height": str(DELAY), "reason": "l1_block_confirmed_without_randomness"}]
     seed1 = get_epoch_schedule(driver.kv, 1).seed
     assert get_epoch_schedule(driver.kv, 2).seed == compute_fallback_seed(seed1, 2)
 

@@ -75,3 +75,45 @@ def test_l2_params_defaults_and_round_trip() -> None:
 def test_invalid_l2_params_are_rejected(doc: dict[str, object], field: str) -> None:
     with pytest.raises(ParamsError, match=f"app_state.params.{field}"):
         compute_params_from_json(doc)
+
+
+# --- settlement (issue 14) -------------------------------------------------------------
+
+
+def test_withdrawal_delay_shorter_than_evidence_window_is_refused() -> None:
+    # The old default: 24 h of delay against CometBFT's 48 h of evidence
+    with pytest.raises(ParamsError) as caught:
+        compute_params_from_json({"withdrawal_delay_s": 86_400, "evidence_max_age_s": 172_800})
+    message = str(caught.value)
+    assert "withdrawal_delay_s" in message and "86400" in message
+    assert "evidence_max_age_s" in message and "172800" in message
+
+
+def test_default_delay_outlasts_the_default_evidence_window() -> None:
+    params = compute_params_from_json({})
+    assert params.withdrawal_delay_s >= params.evidence_max_age_s == 172_800
+
+
+def test_settlement_params_round_trip() -> None:
+    doc = {"l1_chain_id": 31337, "l1_contract_address": "0x" + "ab" * 20,
+           "settlement_interval_blocks": 5, "max_settlement_items": 7,
+           "min_lock_wei": "100", "max_lock_wei": "1000"}
+    params = compute_params_from_json(doc)
+    assert (params.l1_chain_id, params.l1_contract_address, params.max_lock_wei) == \
+        (31337, b"\xab" * 20, 1000)
+    assert compute_params_json(params)["max_lock_wei"] == "1000"
+    assert compute_params_from_json(compute_params_json(params)) == params
+    assert compute_params_from_proto(compute_params_proto(params)) == params
+
+
+@pytest.mark.parametrize(("doc", "field"), [
+    ({"l1_chain_id": 1}, "l1_contract_address"),
+    ({"l1_contract_address": "0x" + "ab" * 20}, "l1_contract_address"),
+    ({"l1_chain_id": 1, "l1_contract_address": "0xabcd"}, "l1_contract_address"),
+    ({"min_lock_wei": "5", "max_lock_wei": "4"}, "min_lock_wei"),
+    ({"settlement_interval_blocks": 0}, "settlement_interval_blocks"),
+    ({"max_settlement_items": 0}, "max_settlement_items"),
+])
+def test_invalid_settlement_params_are_rejected(doc: dict[str, object], field: str) -> None:
+    with pytest.raises(ParamsError, match=field):
+        compute_params_from_json(doc)

@@ -12,6 +12,7 @@ import pytest
 from abci_app import chain
 from abci_app.chain import keys
 from abci_app.chain.messages import query as query_pb
+from abci_app.chain.messages import state
 from abci_app.chain.query import (
     QUERY_ROUTES,
     compute_request,
@@ -27,6 +28,7 @@ from abci_app.handlers.query_service import (
 )
 from tests.unit.chain.helpers import (
     ETH,
+    SETTLEMENT_PARAMS,
     Driver,
     consensus_address,
     l1_event,
@@ -42,12 +44,13 @@ CHAIN_DIR = Path(__file__).resolve().parents[3] / "abci_app" / "chain"
 
 @pytest.fixture
 def driver() -> Driver:
-    d = make_l2_driver([10 * ETH, 20 * ETH])
+    d = make_l2_driver([10 * ETH, 20 * ETH], **SETTLEMENT_PARAMS)
     d.block(produce=2, l1_events=[
         l1_event(1, "withdrawal_requested", sequencer_id=1, amount_wei=str(ETH)),
         l1_event(2, "lock_increased", sequencer_id=99, amount_wei="1")])
     d.block(misbehavior=[chain.Misbehavior("duplicate_vote", consensus_address(2), d.height,
                                            d.time_ns, 30)])
+    d.block()  # the rotation (before user txs) replaces the tombstoned producer a block later
     return d
 
 
@@ -63,8 +66,8 @@ EXPECTED: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "sequencer": ("/sequencer/2", lambda m: (m.sequencer.id, m.sequencer.locked_wei)
                   == (2, str(20 * ETH - 20 * ETH * 500 // 10_000))),
     "sequencers": ("/sequencers", lambda m: [s.id for s in m.sequencers] == [1, 2]),
-    "validators": ("/validators", lambda m: m.height == 3 and  # updates apply at H+2
-                   sorted((v.sequencer_id, v.power) for v in m.validators) == [(1, 9), (2, 20)]),
+    "validators": ("/validators", lambda m: m.height == 4 and  # updates apply at H+2
+                   sorted((v.sequencer_id, v.power) for v in m.validators) == [(1, 9)]),
     "schedule": ("/schedule", lambda m: m.current.epoch == 0 and m.next.epoch == 1),
     "epoch": ("/epoch", lambda m: (m.epoch, m.first_l2_height, m.last_l2_height) == (0, 1, 10)
               and m.producer_id in (1, 2)),
@@ -87,6 +90,12 @@ EXPECTED: dict[str, tuple[str, Callable[[Any], bool]]] = {
                 and (m.producer_id, m.producer_signer, m.next_producer_id) == (
                     1, signer_address(1), 1)
                 and m.next_epoch_producer_id == 1 and m.last_progress_time_ns > 0),
+    # The double sign at height 2 went into batch 1 at the end of that block.
+    "settlement/pending": ("/settlement/pending", lambda m: m.batch.nonce == 1
+                           and list(m.batch.slash_ids) == [1] and not m.complete
+                           and m.total_stake_wei == str(29 * ETH)),  # L1: 9 + 20
+    "settlement/batch": ("/settlement/batch/1", lambda m: (m.batch.nonce, m.batch.status)
+                         == (1, state.SETTLEMENT_STATUS_IN_FLIGHT)),
 }
 
 

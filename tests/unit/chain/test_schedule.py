@@ -101,12 +101,19 @@ def test_rewards_are_credited_to_producer_when_epoch_closes() -> None:
     assert get_totals(driver.kv)["total_rewards_accrued_wei"] == 10 * 1000
 
 
+def run_out_the_clock(driver: Driver) -> chain.BlockOutcome:
+    """Blocks (no gap long enough to look like a chain halt) until the rotation timeout
+    has passed since the last progress; the last block attests, so a fault may fire."""
+    driver.block(advance_ns=TIMEOUT_NS - 10**9)
+    return driver.block(advance_ns=10**9, l1_confirmed_height=1)
+
+
 def test_silent_producer_is_replaced_and_faulted_after_timeout() -> None:
     driver = make_l2_driver([10 * ETH, 10 * ETH, 10 * ETH])
     p = _producer(driver)
     driver.block(advance_ns=TIMEOUT_NS - 10**9)
     assert _producer(driver) == p
-    outcome = driver.block(advance_ns=10**9)
+    outcome = driver.block(advance_ns=10**9, l1_confirmed_height=1)  # attestation flows
     assert _producer(driver) != p
     assert get_sequencer(driver.kv, p).missed_productions == 1
     assert "producer_reelected" in _types(outcome)
@@ -116,7 +123,7 @@ def test_silent_producer_is_replaced_and_faulted_after_timeout() -> None:
 def test_producer_fault_slashes_and_producer_jails_but_keeps_the_validator() -> None:
     driver = make_l2_driver([10 * ETH, 10 * ETH, 10 * ETH])
     p = _producer(driver)
-    outcome = driver.block(advance_ns=TIMEOUT_NS)
+    outcome = run_out_the_clock(driver)
     assert "producer_fault" in _types(outcome)
     seq = get_sequencer(driver.kv, p)
     assert seq.status == ACTIVE and seq.jailed_until_ns == 0
@@ -132,7 +139,7 @@ def test_producer_fault_slashes_and_producer_jails_but_keeps_the_validator() -> 
 
 def test_producer_jailed_sequencer_is_no_candidate_until_its_jail_ends() -> None:
     driver = make_l2_driver([10 * ETH])
-    driver.block(advance_ns=TIMEOUT_NS)
+    run_out_the_clock(driver)
     assert _producer(driver) == 0  # the only sequencer is out of the rotation
     assert get_sequencer(driver.kv, 1).status == ACTIVE
     for _ in range(3):  # no producer: no more faults
@@ -154,7 +161,7 @@ def test_reelection_keeps_earlier_blocks_with_the_old_producer() -> None:
     driver = make_l2_driver([10 * ETH, 10 * ETH, 10 * ETH])
     p = _producer(driver)
     driver.block(produce=3)
-    driver.block(advance_ns=TIMEOUT_NS)
+    run_out_the_clock(driver)
     q = _producer(driver)
     assert q != p
     assert get_sequencer_at(driver.kv, 3)[1] == p

@@ -21,7 +21,7 @@ from tests.unit.chain.helpers import (
 
 def _seq(i: int, locked: int, status: int = state.SEQUENCER_STATUS_ACTIVE) -> state.Sequencer:
     return state.Sequencer(id=i, consensus_pubkey=consensus_pubkey(i), locked_wei=str(locked),
-                           status=status)
+                           l1_locked_wei=str(locked), status=status)
 
 
 def test_set_is_ordered_by_power_then_id_and_capped() -> None:

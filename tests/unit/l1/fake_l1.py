@@ -41,6 +41,7 @@ def sample_values(name: str, amount: int = 10**18) -> tuple[Any, ...]:
         "UnlockInitiated": (amount,),
         "Released": (addr1, amount),
         "RewardsClaimed": (addr2, amount),
+        "BatchSettled": (1, b"\x09" * 32),
     }[name]
 
 

@@ -55,12 +55,20 @@ def test_locked_log_decodes_every_field() -> None:
     ("Locked", "locked"), ("LockIncreased", "lock_increased"),
     ("SignerChanged", "signer_changed"), ("WithdrawalRequested", "withdrawal_requested"),
     ("UnlockInitiated", "unlock_initiated"), ("Released", "released"),
-    ("RewardsClaimed", "rewards_claimed"),
+    ("RewardsClaimed", "rewards_claimed"), ("BatchSettled", "batch_settled"),
 ])  # fmt: skip
 def test_each_event_maps_to_its_oneof(name: str, kind: str) -> None:
     event = decode_log(make_log(name))
     assert get_event_kind(event) == kind
     assert getattr(event, kind).sequencer_id == 9
+
+
+def test_batch_settled_log_decodes_nonce_and_digest() -> None:
+    log = encode_log("BatchSettled", 12, 0, (7, b"\x09" * 32), 42, BLOCK_HASH, 5)
+    event = decode_log(log)
+    assert event.nonce == 12 and event.batch_settled.sequencer_id == 0
+    assert event.batch_settled.batch_nonce == "7"
+    assert event.batch_settled.digest == b"\x09" * 32
 
 
 def test_amounts_are_canonical_decimal_strings_up_to_uint256() -> None:

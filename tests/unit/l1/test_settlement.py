@@ -9,7 +9,7 @@ from eth_account.messages import _hash_eip191_message, encode_typed_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from abci_app.l1 import settlement as s
+from abci_app import settlement as s
 
 CONTRACT = bytes.fromhex("5fbdb2315678afecb367f032d93f642f64180aa3")
 KEYS = [bytes([i + 1]) * 32 for i in range(4)]

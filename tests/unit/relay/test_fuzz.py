@@ -1,7 +1,8 @@
 """Property tests: attacker bytes never raise, honest proposals always verify.
 
-The scenario carries all four parts: L1 events, L2 headers after the L2
-genesis, the randomness the chain asked for, and an L1 confirmed height.
+The scenario carries all four attested parts: L1 events, L2 headers after the
+L2 genesis, the randomness the chain asked for, and an L1 confirmed height. A
+second scenario adds each validator's settlement signature, one of them bad.
 """
 
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +16,8 @@ from abci_app.devnet.relay_testing import (
     make_l2_genesis_hash,
     make_l2_headers,
     make_randomness,
+    make_settlement_key,
+    make_settlement_signature,
 )
 from abci_app.relay.attested_tx import (
     ATTESTED_TX_PREFIX,
@@ -25,7 +28,8 @@ from abci_app.relay.attested_tx import (
 from abci_app.relay.codec import VoteExtension, encode_message
 from abci_app.relay.extension import build_extension, decode_extension, verify_extension
 from abci_app.relay.tally import is_supermajority, prune_extended_commit, tally_attested
-from abci_app.relay.types import Attested, ExtensionData, RelayView
+from abci_app.relay.types import Attested, ExtensionData, RelayView, SettlementView
+from abci_app.settlement import compute_signer_address
 
 from .helpers import CHAIN_ID, HEIGHT, HEIGHT_VOTED, PARAMS, make_events, make_scenario
 
@@ -90,6 +94,9 @@ _headers = st.builds(pb.l2.L2Header, height=st.integers(0, 2**64 - 1), hash=_dig
                      parent_hash=_digests, producer=st.binary(max_size=24))
 _randomness = st.builds(pb.l2.L1Randomness, l1_height=st.integers(0, 2**64 - 1),
                         mix_hash=_digests)
+_settlement_signatures = st.builds(
+    pb.relay.SettlementSignature, batch_nonce=st.integers(0, 2**64 - 1),
+    signature=st.one_of(st.binary(min_size=65, max_size=65), st.binary(max_size=70)))
 
 
 @st.composite
@@ -101,6 +108,8 @@ def _structured_extensions(draw: st.DrawFn) -> bytes:
                             l1_confirmed_height=draw(st.integers(0, 2**64 - 1)))
     if draw(st.booleans()):
         message.seed_randomness.CopyFrom(draw(st.one_of(_randomness, st.just(RANDOMNESS))))
+    if draw(st.booleans()):
+        message.settlement_signature.CopyFrom(draw(_settlement_signatures))
     return encode_message(message)
 
 
@@ -204,3 +213,44 @@ def test_honest_proposal_verifies_and_accepts_exactly_above_two_thirds(
     if tx is not None:
         assert verify_attested_tx(tx, compute_commit_info(commit), valset, HEIGHT, CHAIN_ID,
                                   VIEW, PARAMS) == FULL
+
+
+# ---------------------------------------------------------------- settlement signatures
+
+SETTLE_NONCE, SETTLE_DIGEST = 4, bytes(range(32, 64))
+SETTLE_KEYS = [make_settlement_key(i) for i in range(4)]
+SETTLE_SIGNERS = [compute_signer_address(key) for key in SETTLE_KEYS]
+# Validator 3 signs with a key that is not its stored signer: never counted.
+SETTLE_SIGS = [make_settlement_signature(SETTLE_DIGEST, key, SETTLE_NONCE)
+               for key in SETTLE_KEYS[:3] + [make_settlement_key(99)]]
+SETTLE_VALIDATORS, SETTLE_COMMIT = make_scenario({
+    i: build_extension(EVENTS, 0, PARAMS, settlement_signature=SETTLE_SIGS[i]) for i in range(4)})
+SETTLE_VIEW = RelayView(settlement=SettlementView(
+    SETTLE_NONCE, SETTLE_DIGEST,
+    {v.entry.address: SETTLE_SIGNERS[i] for i, v in enumerate(SETTLE_VALIDATORS)}))
+HONEST = {bytes(SETTLE_SIGS[i].signature): SETTLE_SIGNERS[i] for i in range(3)}
+
+
+@FUZZ
+@given(st.lists(st.one_of(st.sampled_from(SETTLE_SIGS), _settlement_signatures,
+                          st.sampled_from(SETTLE_SIGS).map(lambda s: pb.relay.SettlementSignature(
+                              batch_nonce=SETTLE_NONCE + 1, signature=s.signature))),
+                max_size=5))
+def test_claimed_settlement_signatures_verify_only_if_counted_and_ascending(
+    claimed: list[pb.relay.SettlementSignature],
+) -> None:
+    tx = make_attested_tx(SETTLE_COMMIT, [], settlement_signatures=claimed)
+    try:
+        result: Attested | None = verify_attested_tx(
+            tx, compute_commit_info(SETTLE_COMMIT), get_valset(SETTLE_VALIDATORS), HEIGHT,
+            CHAIN_ID, SETTLE_VIEW, PARAMS)
+    except InvalidAttestedTx:
+        result = None
+    signers = [HONEST.get(bytes(sig.signature)) if sig.batch_nonce == SETTLE_NONCE else None
+               for sig in claimed]
+    known = [signer or b"" for signer in signers]
+    expected_ok = (bool(claimed) and None not in signers
+                   and all(a < b for a, b in zip(known, known[1:], strict=False)))
+    assert (result is not None) is expected_ok
+    if result is not None:
+        assert [item.signer for item in result.settlement_signatures] == signers

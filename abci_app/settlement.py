@@ -3,8 +3,8 @@
 Mirrors contracts/SettlementBatch.sol and `Locking.settle` exactly: the same type
 strings, the same domain (name, version, chain id, contract address), the same
 signer order and the same 2/3 rule. Pure functions only (no web3), so the chain
-can form, hash and check batches deterministically; the web3 calls that submit
-a batch live in `abci_app.l1.contract`.
+(abci_app.chain) and the L1 bindings (abci_app.l1) share one home for it; the
+web3 calls that submit a batch live in `abci_app.l1.contract`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from eth_utils.crypto import keccak
 DOMAIN_NAME = "seqset Locking"
 DOMAIN_VERSION = "1"
 ADDRESS_BYTES = 20
+# A recoverable secp256k1 signature r || s || v, as Ethereum and our user txs carry it.
+SIGNATURE_BYTES = 65
 SIGNATURE_V_OFFSET = 27  # Ethereum's v is the recovery id plus 27
 
 DOMAIN_TYPE = (
@@ -50,11 +52,13 @@ class SlashReason(IntEnum):
 
     DOWNTIME = 1
     DOUBLE_SIGN = 2
+    MISSED_PRODUCTION = 3  # an L2 producer fault (issue 13); the contract accepts it
 
 
 SLASH_REASON_BY_NAME: dict[str, SlashReason] = {
     "downtime": SlashReason.DOWNTIME,
     "double_sign": SlashReason.DOUBLE_SIGN,
+    "missed_production": SlashReason.MISSED_PRODUCTION,
 }
 
 

@@ -1,0 +1,301 @@
+"""Settlement batches: formation, signatures, completeness, BatchSettled, and the issue's
+"Why" bullets at chain level (each fails on the code before issue 14)."""
+
+from typing import Any
+
+from abci_app import chain, pb
+from abci_app import settlement as s
+from abci_app.chain import keys
+from abci_app.chain.messages import state
+from abci_app.chain.settlement import get_settlement_batch
+from abci_app.chain.state import get_l1_locked, get_locked, get_record, get_sequencer, put_sequencer
+from abci_app.chain.withdrawals import get_withdrawals
+from abci_app.errors import BatchMismatchError
+from tests.unit.chain.helpers import (
+    ETH,
+    L1_CHAIN_ID,
+    L1_CONTRACT,
+    SETTLEMENT_PARAMS,
+    Driver,
+    consensus_address,
+    l1_event,
+    make_driver,
+    signer_address,
+    signer_key,
+)
+
+DELAY_NS = 100 * 10**9  # helpers' withdrawal_delay_s
+
+
+def _driver(stakes: list[int] | None = None, **params: Any) -> Driver:
+    return make_driver(stakes or [100 * ETH] * 3, **{**SETTLEMENT_PARAMS, **params})
+
+
+def _next_nonce(driver: Driver) -> int:
+    return chain.get_last_applied_l1_nonce(driver.kv) + 1
+
+
+def _event(driver: Driver, kind: str, **fields: Any) -> pb.events.L1Event:
+    event: pb.events.L1Event = l1_event(_next_nonce(driver), kind, **fields)
+    return event
+
+
+def _in_flight(driver: Driver) -> s.Batch:
+    pending = chain.get_pending_settlement(driver.kv)
+    assert pending is not None
+    record = get_settlement_batch(driver.kv, pending[0])
+    assert record is not None
+    return s.decode_batch(bytes(record.batch))
+
+
+def _form_batch(driver: Driver) -> s.Batch:
+    """Run blocks until the chain forms a batch."""
+    for _ in range(SETTLEMENT_PARAMS["settlement_interval_blocks"]):
+        if chain.get_pending_settlement(driver.kv) is None:
+            driver.block()
+    return _in_flight(driver)
+
+
+def _settle(driver: Driver) -> s.Batch:
+    batch = _in_flight(driver)
+    digest = s.compute_batch_digest(batch)
+    outcome = driver.block(l1_events=[_event(driver, "batch_settled", sequencer_id=0,
+                                             batch_nonce=str(batch.nonce), digest=digest)])
+    assert outcome.l1_results[0].code == 0, outcome.l1_results[0].log
+    return batch
+
+
+def _withdraw(driver: Driver, sequencer_id: int, amount: int, remaining: int) -> chain.BlockOutcome:
+    return driver.block(l1_events=[_event(driver, "withdrawal_requested",
+                                          sequencer_id=sequencer_id, amount_wei=str(amount),
+                                          remaining_wei=str(remaining))])
+
+
+def _power(driver: Driver, sequencer_id: int) -> int:
+    entries = chain.get_validator_set(driver.kv, driver.height + 2)
+    return sum(e.power for e in entries if e.sequencer_id == sequencer_id)
+
+
+# --- Why: stake escapes a slash ------------------------------------------------------------
+
+
+def test_slash_escape_power_drops_to_what_both_sides_hold() -> None:
+    # Lock 100, 1% downtime slash (99), unjail, then L1 requestWithdrawal(99) leaves 1 on L1
+    driver = make_driver([100 * ETH] * 3, min_lock_wei=ETH)
+    seq = get_sequencer(driver.kv, 2)
+    assert seq is not None
+    seq.locked_wei = str(99 * ETH)  # what the downtime slash leaves on the chain
+    put_sequencer(driver.kv, seq)
+    outcome = _withdraw(driver, 2, 99 * ETH, remaining=ETH)
+    assert outcome.l1_results[0].code == 0, outcome.l1_results[0].log
+    seq = get_sequencer(driver.kv, 2)
+    assert (get_locked(seq), get_l1_locked(seq)) == (0, ETH)
+    driver.block()
+    assert _power(driver, 2) == 0  # was 99 with 1 at stake
+
+
+def test_withdrawal_request_is_capped_at_what_the_chain_holds() -> None:
+    driver = _driver()
+    seq = get_sequencer(driver.kv, 2)
+    seq.locked_wei = str(60 * ETH)  # 40 slashed on the chain, not yet settled
+    put_sequencer(driver.kv, seq)
+    _withdraw(driver, 2, 70 * ETH, remaining=30 * ETH)
+    [withdrawal] = get_withdrawals(driver.kv, 2)
+    assert withdrawal.amount_wei == str(60 * ETH)
+    seq = get_sequencer(driver.kv, 2)
+    assert (get_locked(seq), get_l1_locked(seq)) == (0, 30 * ETH)
+
+
+def test_power_never_exceeds_the_l1_lock() -> None:
+    driver = make_driver([100 * ETH] * 3)
+    seq = get_sequencer(driver.kv, 3)
+    seq.l1_locked_wei = str(40 * ETH)
+    put_sequencer(driver.kv, seq)
+    driver.block()
+    assert _power(driver, 3) == 40
+
+
+# --- Why: L1 pays out the full amount of a withdrawal the chain slashed --------------------
+
+
+def test_slashed_pending_withdrawal_is_released_only_for_its_remainder() -> None:
+    driver = _driver()
+    _withdraw(driver, 2, 50 * ETH, remaining=50 * ETH)
+    # Double sign: 5% of 100 at risk, taken from the pending withdrawal first
+    driver.block(misbehavior=[chain.Misbehavior("duplicate_vote", consensus_address(2),
+                                                driver.height, 0, 300)])
+    slashes = _form_batch(driver)
+    assert slashes.slashes == (s.Slash(2, s.SlashReason.DOUBLE_SIGN, 0, 5 * ETH),)
+    assert slashes.releases == ()  # still in its delay
+    _settle(driver)
+    driver.block(advance_ns=DELAY_NS)
+    assert _form_batch(driver).releases == (s.Release(2, 45 * ETH),)
+    _settle(driver)
+    [withdrawal] = get_withdrawals(driver.kv, 2)
+    assert withdrawal.released_on_l1
+    outcome = driver.block(l1_events=[_event(driver, "released", sequencer_id=2,
+                                             to=b"\x01" * 20, amount_wei=str(45 * ETH))])
+    assert outcome.l1_results[0].code == 0
+    assert get_withdrawals(driver.kv, 2) == []
+
+
+# --- Why: a prompt claim gets stuck --------------------------------------------------------
+
+
+def test_prompt_claim_is_applied_not_refused() -> None:
+    driver = _driver()
+    _withdraw(driver, 2, 10 * ETH, remaining=90 * ETH)
+    # L1 paid before the chain saw the delay pass: a fact, applied at once
+    outcome = driver.block(l1_events=[_event(driver, "released", sequencer_id=2,
+                                             to=b"\x01" * 20, amount_wei=str(10 * ETH))])
+    assert outcome.l1_results[0].code == 0, outcome.l1_results[0].log
+    assert get_withdrawals(driver.kv, 2) == []
+
+
+def test_claim_right_after_settlement_is_applied() -> None:
+    driver = _driver()
+    _withdraw(driver, 2, 10 * ETH, remaining=90 * ETH)
+    driver.block(advance_ns=DELAY_NS)
+    _form_batch(driver)
+    batch = _in_flight(driver)
+    settled = _event(driver, "batch_settled", sequencer_id=0, batch_nonce=str(batch.nonce),
+                     digest=s.compute_batch_digest(batch))
+    claim = l1_event(settled.nonce + 1, "released", sequencer_id=2, to=b"\x01" * 20,
+                     amount_wei=str(10 * ETH))
+    outcome = driver.block(l1_events=[settled, claim])
+    assert [r.code for r in outcome.l1_results] == [0, 0]
+    assert get_withdrawals(driver.kv, 2) == []
+
+
+# --- Why: rewards rest on a trusted key ----------------------------------------------------
+
+
+def test_rewards_reach_l1_only_through_a_batch_reward_item() -> None:
+    driver = _driver()
+    seq = get_sequencer(driver.kv, 1)
+    seq.rewards_accrued_wei = "700"
+    put_sequencer(driver.kv, seq)
+    batch = _form_batch(driver)
+    assert batch.rewards == (s.Reward(1, 700),)
+    _settle(driver)
+    assert get_sequencer(driver.kv, 1).rewards_settled_wei == "700"
+    driver.block()
+    driver.block()
+    assert chain.get_pending_settlement(driver.kv) is None  # nothing paid twice
+
+
+# --- batches, signatures, BatchSettled -----------------------------------------------------
+
+
+def test_batch_is_domain_separated_and_nonce_follows_the_last_settled() -> None:
+    driver = _driver()
+    get_sequencer(driver.kv, 1)
+    _withdraw(driver, 1, ETH, remaining=99 * ETH)
+    driver.block(advance_ns=DELAY_NS)
+    first = _form_batch(driver)
+    assert (first.nonce, first.chain_id, first.verifying_contract) == (1, L1_CHAIN_ID, L1_CONTRACT)
+    assert first.lock_params is None
+    _settle(driver)
+    _withdraw(driver, 1, ETH, remaining=98 * ETH)
+    driver.block(advance_ns=DELAY_NS)
+    assert _form_batch(driver).nonce == 2
+
+
+def test_one_batch_in_flight_and_items_bounded() -> None:
+    driver = _driver([100 * ETH] * 4, max_settlement_items=2)
+    for index in (1, 2, 3):
+        seq = get_sequencer(driver.kv, index)
+        seq.rewards_accrued_wei = str(index)
+        put_sequencer(driver.kv, seq)
+    first = _form_batch(driver)
+    assert first.rewards == (s.Reward(1, 1), s.Reward(2, 2))
+    for _ in range(4):
+        driver.block()
+    assert _in_flight(driver) == first  # the rest waits for settlement
+    _settle(driver)
+    assert _form_batch(driver).rewards == (s.Reward(3, 3),)
+
+
+def test_no_settlement_when_l1_chain_id_is_zero() -> None:
+    driver = make_driver([100 * ETH] * 3)
+    seq = get_sequencer(driver.kv, 1)
+    seq.rewards_accrued_wei = "5"
+    put_sequencer(driver.kv, seq)
+    for _ in range(5):
+        driver.block()
+    assert chain.get_pending_settlement(driver.kv) is None
+
+
+def _sign(driver: Driver, index: int) -> tuple[bytes, bytes]:
+    pending = chain.get_pending_settlement(driver.kv)
+    assert pending is not None
+    sig = s.sign_digest(pending[1], signer_key(index))
+    return sig.signer, sig.r + sig.s + bytes([sig.v])
+
+
+def _stored(driver: Driver) -> state.SettlementBatch:
+    nonce = chain.get_pending_settlement(driver.kv)
+    assert nonce is not None
+    record = get_settlement_batch(driver.kv, nonce[0])
+    assert record is not None
+    return record
+
+
+def test_signatures_are_a_sorted_union_and_complete_past_two_thirds() -> None:
+    driver = _driver([100 * ETH] * 4)
+    seq = get_sequencer(driver.kv, 1)
+    seq.rewards_accrued_wei = "1"
+    put_sequencer(driver.kv, seq)
+    _form_batch(driver)
+    driver.block(settlement_signatures=[_sign(driver, 2), _sign(driver, 1)])
+    driver.block(settlement_signatures=[_sign(driver, 1)])
+    signers = [bytes(sig.signer) for sig in _stored(driver).signatures]
+    assert signers == sorted({signer_address(1), signer_address(2)})
+    answer = chain.decode_query_value(
+        "/settlement/pending", chain.query(driver.kv, "/settlement/pending", b"", 0).value)
+    assert (answer.complete, answer.signed_stake_wei) == (False, str(200 * ETH))
+    driver.block(settlement_signatures=[_sign(driver, 3)])
+    answer = chain.decode_query_value(
+        "/settlement/pending", chain.query(driver.kv, "/settlement/pending", b"", 0).value)
+    assert (answer.complete, answer.total_stake_wei) == (True, str(400 * ETH))
+    # 3 of 4 equal stakes: the contract's own rule agrees
+    assert s.is_quorum(int(answer.signed_stake_wei), int(answer.total_stake_wei))
+
+
+def test_batch_settled_for_another_batch_is_a_noop() -> None:
+    driver = _driver()
+    seq = get_sequencer(driver.kv, 1)
+    seq.rewards_accrued_wei = "1"
+    put_sequencer(driver.kv, seq)
+    batch = _form_batch(driver)
+    outcome = driver.block(l1_events=[_event(driver, "batch_settled", sequencer_id=0,
+                                             batch_nonce=str(batch.nonce), digest=b"\x00" * 32)])
+    assert outcome.l1_results[0].code == BatchMismatchError.code
+    assert chain.get_pending_settlement(driver.kv) is not None
+
+
+def test_settled_slash_lowers_the_l1_lock_by_its_from_locked() -> None:
+    driver = _driver()
+    driver.block(misbehavior=[chain.Misbehavior("duplicate_vote", consensus_address(3),
+                                                driver.height, 0, 300)])
+    batch = _form_batch(driver)
+    assert batch.slashes == (s.Slash(3, s.SlashReason.DOUBLE_SIGN, 5 * ETH, 0),)
+    assert get_l1_locked(get_sequencer(driver.kv, 3)) == 100 * ETH
+    _settle(driver)
+    assert get_l1_locked(get_sequencer(driver.kv, 3)) == 95 * ETH
+    record = get_record(driver.kv, keys.slash_key(1), state.SlashRecord)
+    assert record is not None and record.settled
+
+
+def test_settlement_batch_query_by_nonce() -> None:
+    driver = _driver()
+    seq = get_sequencer(driver.kv, 1)
+    seq.rewards_accrued_wei = "1"
+    put_sequencer(driver.kv, seq)
+    _form_batch(driver)
+    _settle(driver)
+    result = chain.query(driver.kv, "/settlement/batch/1", b"", 0)
+    answer = chain.decode_query_value("/settlement/batch/1", result.value)
+    assert (answer.batch.nonce, answer.batch.status) == (1, state.SETTLEMENT_STATUS_SETTLED)
+    assert chain.query(driver.kv, "/settlement/batch/2", b"", 0).code != 0
+    assert chain.query(driver.kv, "/settlement/pending", b"", 0).code != 0
