@@ -1,0 +1,91 @@
+"""Vote-extension work per height at N validators, every one attesting the same events.
+
+The three checks of one height, as the handlers run them (handlers/proposals.py):
+PrepareProposal prunes the extended commit, tallies it and builds the attested tx;
+ProcessProposal and FinalizeBlock each verify that tx. The reference is the raw
+ed25519 verification of the same signatures, three times, through PyNaCl.
+"""
+
+from functools import partial
+from typing import Any
+
+from nacl.signing import VerifyKey
+
+from abci_app.devnet.relay_testing import (
+    compute_commit_info,
+    get_valset,
+    make_event,
+    make_extended_commit,
+    make_validators,
+)
+from abci_app.relay.attested_tx import (
+    build_attested_tx,
+    compute_attested_fit,
+    verify_attested_tx,
+)
+from abci_app.relay.extension import build_extension
+from abci_app.relay.params import RelayParams
+from abci_app.relay.signbytes import compute_vote_extension_sign_bytes
+from abci_app.relay.tally import compute_supporting_commit, prune_extended_commit, tally_attested
+from abci_app.relay.types import RelayView
+from bench.harness import Figure, Report, Sizes, best_of
+
+CHAIN_ID = "seqset-bench"
+HEIGHT = 10  # the proposal's; votes are for HEIGHT - 1
+EVENTS = 8
+CHECKS_PER_HEIGHT = 3
+TARGET_MS = {150: 20.0}
+RUNS = 5
+
+
+def make_scenario(n: int) -> tuple[Any, Any, list[Any]]:
+    """(extended commit, the validators, their entries) with every vote attesting EVENTS."""
+    params = RelayParams()
+    validators = make_validators([10] * n, label="seqset-bench")
+    extension = build_extension([make_event(i) for i in range(1, EVENTS + 1)], 0, params)
+    commit = make_extended_commit(validators, dict.fromkeys(range(n), extension),
+                                  HEIGHT - 1, CHAIN_ID)
+    return commit, validators, get_valset(validators)
+
+
+def run_height(commit: Any, valset: list[Any]) -> None:
+    params, view = RelayParams(), RelayView()
+    pruned = prune_extended_commit(commit, valset, HEIGHT - 1, CHAIN_ID, params)
+    attested = tally_attested(pruned, valset, view, params)
+    carried_commit, carried = pruned, compute_attested_fit(pruned, attested, params)
+    if carried is None or carried.count_parts() < attested.count_parts():
+        smaller = compute_supporting_commit(pruned, valset, attested, params)
+        if smaller is not None:
+            carried_commit = smaller
+            carried = compute_attested_fit(smaller, tally_attested(smaller, valset, view, params),
+                                           params)
+    assert carried is not None and carried.events, "the bench commit must attest its events"
+    tx = build_attested_tx(carried_commit, carried, params)
+    assert tx is not None
+    proposed = compute_commit_info(carried_commit)
+    for _ in range(CHECKS_PER_HEIGHT - 1):  # ProcessProposal, then FinalizeBlock
+        verify_attested_tx(tx, proposed, valset, HEIGHT, CHAIN_ID, view, params)
+
+
+def run_reference(commit: Any, validators: list[Any]) -> None:
+    checks = [(VerifyKey(bytes(v.key.verify_key)),
+               compute_vote_extension_sign_bytes(bytes(vote.vote_extension), HEIGHT - 1, 0,
+                                                 CHAIN_ID), bytes(vote.extension_signature))
+              for v, vote in zip(validators, commit.votes, strict=True)]
+    for _ in range(CHECKS_PER_HEIGHT):
+        for key, message, signature in checks:
+            key.verify(message, signature)
+
+
+def run(report: Report, sizes: Sizes) -> None:
+    for n in sizes.vote_validators:
+        commit, validators, valset = make_scenario(n)
+        seconds = best_of(RUNS, partial(run_height, commit, valset))
+        reference = best_of(RUNS, partial(run_reference, commit, validators))
+        target = TARGET_MS.get(n)
+        report.add(Figure("votes", f"vote-extension work, {n} validators, {EVENTS} events",
+                          seconds * 1e3, "ms/height", reference * 1e3,
+                          f"{CHECKS_PER_HEIGHT}x{n} raw ed25519 verifies (PyNaCl)",
+                          f"<= {target:g} ms/height" if target else "",
+                          None if target is None else seconds * 1e3 <= target,
+                          higher_is_better=False, size=n))
