@@ -54,6 +54,8 @@ NodeOps = dict[bytes, bytes | None]
 #   _UNREAD: data = node hash of an untouched child whose kind we have not read
 _LEAF, _INNER, _UNREAD = 0, 1, 2
 _Subtree = tuple[int, bytes] | None
+# One internal node on a descended path: (node key, depth, prefix, sibling hash, went right).
+_PathStep = tuple[bytes, int, int, bytes, bool]
 
 _sha256 = hashlib.sha256
 
@@ -62,9 +64,13 @@ class TreeCorruptionError(Exception):
     """A node that the tree structure says exists is missing from the database."""
 
 
+# NODE_PREFIX + depth, precomputed: node keys are built for every node an update touches.
+_DEPTH_HEADS = [NODE_PREFIX + depth.to_bytes(2, "big") for depth in range(TREE_DEPTH + 1)]
+
+
 def compute_node_key(depth: int, prefix: int) -> bytes:
     """Position key of the node at `depth` whose path starts with `prefix`'s bits."""
-    return NODE_PREFIX + depth.to_bytes(2, "big") + prefix.to_bytes(32, "big")
+    return _DEPTH_HEADS[depth] + prefix.to_bytes(32, "big")
 
 
 def compute_leaf_node(key_hash: bytes, value_hash: bytes) -> bytes:
@@ -83,6 +89,9 @@ def compute_key_hash(key: bytes) -> bytes:
 def _bit(depth: int) -> int:
     """The prefix bit that separates the two children of a node at `depth`."""
     return 1 << (TREE_DEPTH - 1 - depth)
+
+
+_BITS = [_bit(depth) for depth in range(TREE_DEPTH)]
 
 
 class _TreeBatch:
@@ -166,6 +175,8 @@ class _TreeUpdate(_TreeBatch):
 
     def update(self, depth: int, prefix: int, old: bytes | None, lo: int, hi: int) -> _Subtree:
         """New subtree at (depth, prefix) after changes [lo, hi); `old` is stored here."""
+        if hi - lo == 1 and old is not None and old[0] == INTERNAL_TAG:
+            return self.update_one(depth, prefix, old, lo)
         if old is None or old[0] == LEAF_TAG:
             result = self.rebuild(depth, prefix, old, lo, hi)
         else:
@@ -176,6 +187,61 @@ class _TreeUpdate(_TreeBatch):
             result = self.join(depth, prefix, left, right)
         if old is not None and (result is None or result[0] != _INNER):
             self.ops[compute_node_key(depth, prefix)] = None
+        return result
+
+    def update_one(self, depth: int, prefix: int, old: bytes, at: int) -> _Subtree:
+        """`update` for the one change `at` below internal node `old`: the same steps,
+        as a loop down the change's path and back up, since most nodes are on such paths."""
+        stack, depth, prefix, node = self.descend(depth, prefix, old, self.khs[at])
+        result = self.rebuild(depth, prefix, node, at, at + 1)
+        if node is not None and (result is None or result[0] != _INNER):
+            self.ops[compute_node_key(depth, prefix)] = None
+        return self.ascend(stack, result)
+
+    def descend(self, depth: int, prefix: int, node: bytes | None,
+                key_hash: bytes) -> tuple[list[_PathStep], int, int, bytes | None]:
+        """Follow `key_hash` from internal `node` at (depth, prefix) to where it ends."""
+        path = int.from_bytes(key_hash, "big")
+        stack: list[_PathStep] = []
+        node_key = compute_node_key(depth, prefix)
+        read = self.read
+        while node is not None and node[0] == INTERNAL_TAG:
+            bit = _BITS[depth]
+            if path & bit:
+                stack.append((node_key, depth, prefix, node[1:33], True))
+                child, prefix = node[33:65], prefix | bit
+            else:
+                stack.append((node_key, depth, prefix, node[33:65], False))
+                child = node[1:33]
+            depth += 1
+            if child == EMPTY_HASH:
+                node = None
+            else:
+                node_key = _DEPTH_HEADS[depth] + prefix.to_bytes(32, "big")
+                node = read(node_key)
+        return stack, depth, prefix, node
+
+    def ascend(self, stack: list[_PathStep], result: _Subtree) -> _Subtree:
+        """Rewrite the nodes of a descended path bottom-up over the new `result`."""
+        ops = self.ops
+        while stack:
+            node_key, depth, prefix, sibling, went_right = stack.pop()
+            if sibling != EMPTY_HASH and result is not None:
+                # Neither side empty: no collapse, so the node is simply rewritten.
+                if result[0] == _LEAF:
+                    child_prefix = prefix | _BITS[depth] if went_right else prefix
+                    ops[compute_node_key(depth + 1, child_prefix)] = result[1]
+                    child = _sha256(result[1]).digest()
+                else:
+                    child = result[1]
+                node = b"\x01" + sibling + child if went_right else b"\x01" + child + sibling
+                ops[node_key] = node
+                result = (_INNER, _sha256(node).digest())
+                continue
+            other = None if sibling == EMPTY_HASH else (_UNREAD, sibling)
+            result = self.join(depth, prefix, *((other, result) if went_right else (result, other)))
+            if result is None or result[0] != _INNER:
+                ops[node_key] = None
         return result
 
     def update_child(self, depth: int, prefix: int, child_hash: bytes,

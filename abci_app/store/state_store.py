@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from abci_app.store import smt
 from abci_app.store.backend import Backend, MemoryBackend, PlyvelBackend, Reader, WriteOp
+from abci_app.store.node_cache import TOP_DEPTH, TopNodeCache
 
 META_HEIGHT_KEY = b"\x00meta/last_height"
 META_APP_HASH_KEY = b"\x00meta/last_app_hash"
@@ -130,12 +131,16 @@ def _live(entry: tuple[bytes, bytes | None]) -> Iterator[tuple[bytes, bytes]]:
 
 
 class StateStore:
-    """LevelDB at `path` (created if missing), or memory when `path` is None."""
+    """LevelDB at `path` (created if missing), or memory when `path` is None.
 
-    def __init__(self, path: str | None) -> None:
+    Tree nodes down to `cached_depth` are kept in memory (see node_cache.py).
+    """
+
+    def __init__(self, path: str | None, cached_depth: int = TOP_DEPTH) -> None:
         self._db: Backend = MemoryBackend() if path is None else PlyvelBackend(path)
         self._generation = 0
         self._height, self._app_hash = _read_meta(self._db)
+        self._top_nodes = TopNodeCache(self._db, cached_depth)
 
     # --- committed state -------------------------------------------------------------
 
@@ -164,7 +169,7 @@ class StateStore:
         return self._db.get(LOCAL_PREFIX + key)
 
     def read_node(self, node_key: bytes) -> bytes | None:
-        return self._db.get(node_key)
+        return self._top_nodes.read(node_key)
 
     def query(self, key: bytes, prove: bool) -> tuple[bytes | None, bytes | None]:
         """Committed value of `key` and, if asked, its proof against last_app_hash."""
@@ -187,7 +192,7 @@ class StateStore:
         if cache is None:
             changes = [(_sha256(k).digest(), None if v is None else _sha256(v).digest())
                        for k, v in overlay.pending().items()]
-            root, node_ops = smt.compute_update(self.read_node, changes)
+            root, node_ops = smt.compute_update(self._top_nodes.read, changes)
             cache = overlay.remember_hash(root, node_ops)
         return cache
 
@@ -205,6 +210,7 @@ class StateStore:
         cache = self._hash_overlay(overlay)
         self._db.write(compute_commit_ops(overlay.pending(), cache.node_ops, height,
                                           cache.root, local or {}))
+        self._top_nodes.apply(cache.node_ops.items())
         self._height, self._app_hash = height, cache.root
         self._generation += 1
         return cache.root
@@ -234,6 +240,7 @@ class StateStore:
             raise StoreError(f"restored height {height} must be >= 1")
         ops: list[WriteOp] = list(node_ops.items())
         ops += [(META_HEIGHT_KEY, height.to_bytes(8, "big")), (META_APP_HASH_KEY, app_hash)]
+        self._top_nodes.clear()
         self._db.write(ops)
         self._height, self._app_hash = height, app_hash
         self._generation += 1
@@ -241,6 +248,7 @@ class StateStore:
     def wipe(self) -> None:
         """Delete everything; only for a store that has no committed height."""
         self._require_unheighted("wipe")
+        self._top_nodes.clear()
         self._db.write((key, None) for key, _ in self._db.iterate(b""))
         self._generation += 1
 

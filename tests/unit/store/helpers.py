@@ -2,7 +2,7 @@
 
 import hashlib
 
-from abci_app.store import smt
+from abci_app.store import proof, smt
 
 ZERO = bytes(32)
 
@@ -46,3 +46,29 @@ class DictTree:
             else:
                 self.nodes[key] = node
         return self.root
+
+
+def naive_proof(items: dict[bytes, bytes], key: bytes) -> bytes:
+    """Proof for `key` straight from the definition: siblings until the path is alone."""
+    leaves = [(sha(k), sha(v)) for k, v in items.items()]
+    path = sha(key)
+    siblings: list[bytes] = []
+    depth = 0
+    while len(leaves) > 1:
+        side = _bit(path, depth)
+        other = [leaf for leaf in leaves if _bit(leaf[0], depth) != side]
+        siblings.append(naive_root_of_hashes(depth + 1, other))
+        leaves = [leaf for leaf in leaves if _bit(leaf[0], depth) == side]
+        depth += 1
+    return proof.encode_proof(leaves[0] if leaves else None, siblings)
+
+
+def naive_root_of_hashes(depth: int, leaves: list[tuple[bytes, bytes]]) -> bytes:
+    if not leaves:
+        return ZERO
+    if len(leaves) == 1:
+        return sha(b"\x00" + leaves[0][0] + leaves[0][1])
+    left = [leaf for leaf in leaves if _bit(leaf[0], depth) == 0]
+    right = [leaf for leaf in leaves if _bit(leaf[0], depth) == 1]
+    return sha(b"\x01" + naive_root_of_hashes(depth + 1, left)
+               + naive_root_of_hashes(depth + 1, right))
