@@ -25,8 +25,16 @@ from abci_app.relay.attested_tx import (
 )
 from abci_app.relay.extension import build_extension
 from abci_app.relay.params import RelayParams
-from abci_app.relay.signbytes import compute_vote_extension_sign_bytes
-from abci_app.relay.tally import compute_supporting_commit, prune_extended_commit, tally_attested
+from abci_app.relay.signbytes import (
+    clear_extension_signature_cache,
+    compute_vote_extension_sign_bytes,
+)
+from abci_app.relay.tally import (
+    clear_decode_cache,
+    compute_supporting_commit,
+    prune_extended_commit,
+    tally_attested,
+)
 from abci_app.relay.types import RelayView
 from bench.harness import Figure, Report, Sizes, best_of
 
@@ -50,6 +58,8 @@ def make_scenario(n: int) -> tuple[Any, Any, list[Any]]:
 
 def run_height(commit: Any, valset: list[Any]) -> None:
     params, view = RelayParams(), RelayView()
+    clear_extension_signature_cache()  # each run is a fresh height: nothing cached
+    clear_decode_cache()
     pruned = prune_extended_commit(commit, valset, HEIGHT - 1, CHAIN_ID, params)
     attested = tally_attested(pruned, valset, view, params)
     carried_commit, carried = pruned, compute_attested_fit(pruned, attested, params)

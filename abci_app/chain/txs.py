@@ -7,6 +7,9 @@ Checks, in order, each with its own code (abci_app.errors):
   the message's own rules. FinalizeBlock re-runs all of them: CheckTx is not
   consensus. Once authentication passes in a block, the nonce is consumed even
   if the message then fails, so the same bytes can never be replayed.
+CheckTx runs the cheap ones first (precheck_unjail: the sequencer and its
+signer's nonce before any curve work), so its code for a tx breaking several
+rules may differ from FinalizeBlock's; it still rejects exactly the same txs.
 """
 
 from dataclasses import dataclass
@@ -29,7 +32,7 @@ from abci_app.chain.state import (
     put_account_nonce,
     put_sequencer,
 )
-from abci_app.chain.txsign import recover_sender
+from abci_app.chain.txsign import check_signature_form, recover_sender
 from abci_app.chain.types import Event, TxOutcome
 from abci_app.errors import (
     AppError,
@@ -85,6 +88,13 @@ def decode_tx(raw: bytes, chain_id: str, params: Params) -> tuple[tx_pb.SignedTx
 def authenticate_tx(kv: KVStore, raw: bytes, chain_id: str, params: Params) -> AuthenticatedTx:
     """All checks that do not depend on the message's own rules."""
     signed, body = decode_tx(raw, chain_id, params)
+    return authenticate_decoded(kv, signed, body, chain_id)
+
+
+def authenticate_decoded(
+    kv: KVStore, signed: tx_pb.SignedTx, body: tx_pb.TxBody, chain_id: str
+) -> AuthenticatedTx:
+    """authenticate_tx after decode_tx: signature, nonce, sequencer, signer."""
     sender = recover_sender(chain_id, bytes(signed.body), bytes(signed.signature))
     expected = get_account_nonce(kv, sender)
     if body.nonce != expected:
@@ -137,11 +147,34 @@ def apply_message(kv: KVStore, auth: AuthenticatedTx) -> list[Event]:
 # --- entry points --------------------------------------------------------------------------
 
 
-def check_tx(kv: KVStore, raw: bytes, chain_id: str) -> TxOutcome:
-    """CheckTx against the mempool overlay `kv`; on success only the nonce is bumped."""
+def precheck_unjail(kv: KVStore, signed: tx_pb.SignedTx, body: tx_pb.TxBody) -> None:
+    """CheckTx's cheap checks before any curve work (spam costs no recovery).
+
+    Only the sequencer's signer may send its unjail, so a nonce other than that
+    signer's next one fails whoever signed: with a bad nonce or a wrong signer.
+    The codes may differ from FinalizeBlock's order; CheckTx is not consensus.
+    """
+    check_signature_form(bytes(signed.signature))
+    seq = get_sequencer(kv, body.unjail.sequencer_id)
+    if seq is None:
+        raise UnknownSequencerError(f"unjail.sequencer_id: no sequencer {body.unjail.sequencer_id}")
+    expected = get_account_nonce(kv, bytes(seq.signer))
+    if body.nonce != expected:
+        raise BadNonceError(f"tx.nonce: {body.nonce} != sequencer {seq.id}'s signer's nonce "
+                            f"{expected}")
+
+
+def check_tx(kv: KVStore, raw: bytes, chain_id: str, params: Params | None = None) -> TxOutcome:
+    """CheckTx against the mempool overlay `kv`; on success only the nonce is bumped.
+
+    Cheapest first: decode_tx, then precheck_unjail, then one cached recovery.
+    `params` may be passed in when the caller already read them from `kv`.
+    """
     try:
-        params = get_params(kv)
-        auth = authenticate_tx(kv, raw, chain_id, params)
+        params = get_params(kv) if params is None else params
+        signed, body = decode_tx(raw, chain_id, params)
+        precheck_unjail(kv, signed, body)
+        auth = authenticate_decoded(kv, signed, body, chain_id)
         validate_message(auth, int(get_chain_state(kv).last_block_time_ns), params)
     except AppError as exc:
         return TxOutcome(exc.code, exc.message)

@@ -47,27 +47,36 @@ def sign_tx(body: tx_pb.TxBody, private_key: bytes) -> bytes:
     return bytes(signed.SerializeToString(deterministic=True))
 
 
-def recover_sender(chain_id: str, body: bytes, signature: bytes) -> bytes:
-    """The signer's address; raises BadSignatureError for any malformed signature."""
+def check_signature_form(signature: bytes) -> None:
+    """The cheap checks of a signature's shape, before any curve work."""
     if len(signature) != SIGNATURE_BYTES:
         raise BadSignatureError(
             f"signature: expected {SIGNATURE_BYTES} bytes, got {len(signature)}")
-    return _recover_cached(compute_tx_digest(chain_id, body), bytes(signature))
-
-
-# Recovery is a pure function of its inputs, so caching it cannot affect
-# determinism; it lets FinalizeBlock skip the work CheckTx already did.
-@lru_cache(maxsize=65_536)
-def _recover_cached(digest: bytes, signature: bytes) -> bytes:
     r = int.from_bytes(signature[:32], "big")
     s = int.from_bytes(signature[32:64], "big")
-    v = signature[64]
-    if v > 1 or not 0 < r < SECP256K1_N or not 0 < s <= SECP256K1_N // 2:
+    if signature[64] > 1 or not 0 < r < SECP256K1_N or not 0 < s <= SECP256K1_N // 2:
         raise BadSignatureError("signature: r, s or v out of range (s must be low)")
+
+
+def recover_sender(chain_id: str, body: bytes, signature: bytes) -> bytes:
+    """The signer's address; raises BadSignatureError for any malformed signature."""
+    check_signature_form(signature)
+    sender = _recover_cached(compute_tx_digest(chain_id, body), bytes(signature))
+    if isinstance(sender, str):
+        raise BadSignatureError(sender)
+    return sender
+
+
+# Recovery is a pure function of its inputs, so caching it (failures too) cannot
+# affect determinism; it lets FinalizeBlock and Recheck skip the work CheckTx did,
+# and a resent bad tx costs no second recovery.
+@lru_cache(maxsize=65_536)
+def _recover_cached(digest: bytes, signature: bytes) -> bytes | str:
+    """The sender's address, or why no public key recovers."""
     try:
         pubkey = PublicKey.from_signature_and_message(signature, digest, hasher=None)
     except Exception as exc:  # coincurve raises a bare Exception on failure
-        raise BadSignatureError(f"signature: does not recover a public key ({exc})") from None
+        return f"signature: does not recover a public key ({exc})"
     return compute_address_from_pubkey(pubkey)
 
 

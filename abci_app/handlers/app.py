@@ -70,9 +70,15 @@ class SeqsetApp:
         self._block: Overlay | None = None  # FinalizeBlock's working state
         self._block_height = 0
         self._check: Overlay = store.overlay()  # the mempool's view
+        self._check_params: chain.Params | None = None  # read from `_check` once
         self.stats: dict[str, float] = {}  # counters for metrics; never consensus state
-        # Held while a request is handled; threads reading state (gRPC queries) take it too.
+        # Held while a request other than CheckTx is handled; threads reading state
+        # (gRPC queries) take it too.
         self.lock = threading.Lock()
+        # CheckTx's own: it reads only `_check` and committed state, so it never waits
+        # behind FinalizeBlock or a query; Commit takes it to swap `_check`.
+        self.mempool_lock = threading.Lock()
+        self._chain_id = ""  # cached once committed: it never changes
         self._handlers: dict[str, Callable[[pb.abci.Request], pb.abci.Response]] = {
             "echo": self._echo,
             "flush": lambda _: pb.abci.Response(flush=pb.abci.ResponseFlush()),
@@ -101,7 +107,7 @@ class SeqsetApp:
             return pb.abci.Response(
                 exception=pb.abci.ResponseException(error=f"unsupported request {method!r}")
             )
-        with self.lock:
+        with self.mempool_lock if method == "check_tx" else self.lock:
             try:
                 return handler(request)
             except Exception as exc:  # a bug: each method's own policy
@@ -162,7 +168,11 @@ class SeqsetApp:
             validators=[_to_validator_update(u) for u in updates], app_hash=app_hash))
 
     def chain_id(self) -> str:
+        if self._chain_id:
+            return self._chain_id
         raw = self.store.get(CHAIN_ID_KEY)
+        if raw is not None:
+            self._chain_id = raw.decode()
         if raw is None and self._block is not None:
             raw = self._block.get(CHAIN_ID_KEY)
         return raw.decode() if raw else ""
@@ -174,7 +184,10 @@ class SeqsetApp:
         if self.store.last_height == 0:
             return pb.abci.Response(check_tx=pb.abci.ResponseCheckTx(
                 code=NotStartedError.code, codespace=CODESPACE, log=NotStartedError.describe()))
-        outcome = chain.check_tx(self._check, tx, self.chain_id())
+        if self._check_params is None:  # params change only in a block: once per Commit
+            self._check_params = chain.get_params(self._check)
+        # A Recheck runs the same checks: its sender recovery is cached (txsign.py).
+        outcome = chain.check_tx(self._check, tx, self.chain_id(), self._check_params)
         if outcome.code != 0:
             self._count("checktx_rejected_total")
             log.debug("CheckTx rejected: code=%d %s", outcome.code, outcome.log)
@@ -184,12 +197,19 @@ class SeqsetApp:
 
     # --- proposals and vote extensions -----------------------------------------------
 
+    def _wake_feed(self) -> None:
+        """ExtendVote follows the proposal: refresh the sidecar snapshot before it."""
+        if self.proposals.feed is not None:
+            self.proposals.feed.wake()
+
     def _prepare_proposal(self, request: pb.abci.Request) -> pb.abci.Response:
+        self._wake_feed()
         txs = self.proposals.prepare(request.prepare_proposal, self._committed_view(),
                                      self.chain_id())
         return pb.abci.Response(prepare_proposal=pb.abci.ResponsePrepareProposal(txs=txs))
 
     def _process_proposal(self, request: pb.abci.Request) -> pb.abci.Response:
+        self._wake_feed()
         status = self.proposals.process(request.process_proposal, self._committed_view(),
                                         self.chain_id())
         if status != pb.abci.ResponseProcessProposal.ACCEPT:
@@ -255,12 +275,15 @@ class SeqsetApp:
         height = self._block_height
         failpoint("commit-before-write", height)
         app_hash = self.store.compute_app_hash(self._block)
-        self.store.commit(self._block, height,
-                          local={APP_HASH_BY_HEIGHT + height.to_bytes(8, "big"): app_hash})
+        # CometBFT locks its mempool around Commit; our lock also keeps a CheckTx
+        # from reading a half-written store.
+        with self.mempool_lock:
+            self.store.commit(self._block, height,
+                              local={APP_HASH_BY_HEIGHT + height.to_bytes(8, "big"): app_hash})
+            self._check, self._check_params = self.store.overlay(), None
         failpoint("commit-after-write", height)
         self._block = None
-        self._check = self.store.overlay()
-        self.proposals.note_commit(self._check)
+        self.proposals.note_commit(self.store.overlay())
         if self.snapshots is not None:
             try:
                 self.snapshots.maybe_take(self.store, height)

@@ -3,7 +3,9 @@
 ExtendVote runs on the one event loop that serves all four ABCI connections,
 under the app lock, so waiting there on the sidecar would stall CheckTx and
 queries too. Instead a background thread asks the sidecar, every
-`poll_interval_s` and right after each Commit, for what committed state needs:
+`poll_interval_s`, right after each Commit and when a proposal arrives (so
+events confirmed during a height reach that height's ExtendVote), for what
+committed state needs:
 the events after the last applied L1 nonce, the L2 headers after the attested
 L2 height (none when no L2 is registered), and the randomness of the L1 block
 the chain's seed request names; it swaps in the answer. ExtendVote reads that
@@ -85,6 +87,10 @@ class SidecarFeed:
             if query == self._query:
                 return
             self._query = query
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Asks for a poll now: a proposal arrived, so ExtendVote for it is near."""
         self._wake.set()
 
     def refresh(self) -> None:

@@ -14,6 +14,7 @@ recovers to its validator's stored signer (settlement_checks.py).
 """
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from abci_app import pb
@@ -32,6 +33,14 @@ ExtendedCommitInfo = pb.abci.ExtendedCommitInfo
 Window = tuple[int, int, list[bytes]]
 # Whether an item may follow the previously accepted one (None: it is the first).
 LinkCheck = Callable[[bytes | None, bytes], bool]
+
+
+# Each extension of a height is decoded by pruning, tallying, fitting and each
+# verification. Decoding is a pure function of (bytes, params), and the callers
+# here only read the result, so caching it cannot affect determinism.
+@lru_cache(maxsize=1024)
+def _decode_cached(extension: bytes, params: RelayParams) -> ExtensionData | None:
+    return decode_extension(extension, params)
 
 
 def compute_total_power(valset: Sequence[ValidatorEntry]) -> int:
@@ -79,7 +88,7 @@ def is_vote_extension_valid(
     if not verify_extension_signature(pub_key, signature, extension, height_voted, round,
                                       chain_id):
         return False
-    return decode_extension(extension, params) is not None
+    return _decode_cached(extension, params) is not None
 
 
 def prune_extended_commit(
@@ -154,7 +163,7 @@ def _collect_extensions(
     for vote in commit.votes:
         if vote.block_id_flag != BLOCK_ID_FLAG_COMMIT or not vote.vote_extension:
             continue
-        data = decode_extension(bytes(vote.vote_extension), params)
+        data = _decode_cached(bytes(vote.vote_extension), params)
         if data is not None:
             collected.append((bytes(vote.validator.address), data))
     return collected
@@ -291,7 +300,7 @@ def compute_supporting_commit(
     carried: dict[bytes, set[_Item]] = {}
     kept: set[bytes] = set()
     for vote in commit.votes:
-        data = decode_extension(bytes(vote.vote_extension), params)
+        data = _decode_cached(bytes(vote.vote_extension), params)
         address = bytes(vote.validator.address)
         carried[address] = _compute_carried_items(data, attested.l1_confirmed_height)
         if _compute_carried_signatures(data) & signatures:
@@ -316,3 +325,7 @@ def compute_supporting_commit(
             vote.ClearField("vote_extension")
             vote.ClearField("extension_signature")
     return smaller
+
+
+def clear_decode_cache() -> None:
+    _decode_cached.cache_clear()

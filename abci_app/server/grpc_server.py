@@ -1,7 +1,9 @@
 """The ABCI gRPC transport: the same handler behind tendermint.abci.ABCI.
 
-gRPC runs each call on a worker thread; a lock keeps the app single-threaded,
-as it is under the socket transport.
+gRPC runs each call on a worker thread. CheckTx calls take one lock, every
+other call another, so each connection's calls stay one at a time, as under the
+socket transport, and the handler's own locking (SeqsetApp.handle) lets CheckTx
+run beside FinalizeBlock.
 """
 
 import logging
@@ -55,8 +57,9 @@ def _make_method(
 
 
 def build_servicer(handler: Handler) -> pb.abci_grpc.ABCIServicer:
-    lock = threading.Lock()
-    methods = {name: _make_method(handler, lock, field) for name, field in METHOD_FIELDS.items()}
+    lock, mempool_lock = threading.Lock(), threading.Lock()
+    methods = {name: _make_method(handler, mempool_lock if field == "check_tx" else lock, field)
+               for name, field in METHOD_FIELDS.items()}
     servicer_class = type("AbciServicer", (pb.abci_grpc.ABCIServicer,), {
         name: (lambda m: lambda self, req, ctx: m(req, ctx))(method)
         for name, method in methods.items()

@@ -1,8 +1,11 @@
 """The ABCI socket transport: a thin asyncio read/dispatch/write loop.
 
 CometBFT opens four connections (consensus, mempool, query, snapshot). Each is
-served independently and answered in FIFO order. Handlers are synchronous and
-run on the event loop, so requests from different connections never overlap.
+served independently and answered in FIFO order. The frames of one read are
+handled as a batch on that connection's own worker thread and answered with one
+write, so a long FinalizeBlock on the consensus connection does not hold up
+CheckTx on the mempool connection; the handler does its own locking
+(SeqsetApp.handle).
 """
 
 import asyncio
@@ -10,6 +13,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
 from abci_app import pb
@@ -94,17 +98,35 @@ class AbciSocketServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = AbciConnection(self._max_frame_bytes)
-        while True:
-            data = await reader.read(_READ_CHUNK)
-            if not data:
-                return
-            conn.receive_data(data)
-            out = bytearray()
-            try:
-                while (request := conn.next_request()) is not None:
-                    out += conn.send(self._handler(request))
-            finally:
-                # Answer the good frames before a bad one closes the connection.
-                if out:
-                    writer.write(bytes(out))
+        loop = asyncio.get_running_loop()
+        # One thread per connection keeps its answers in order.
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abci-conn")
+        try:
+            while True:
+                data = await reader.read(_READ_CHUNK)
+                if not data:
+                    return
+                conn.receive_data(data)
+                requests, framing_error = _take_requests(conn)
+                if requests:
+                    out = await loop.run_in_executor(worker, self._answer, conn, requests)
+                    writer.write(out)
                     await writer.drain()
+                if framing_error is not None:
+                    raise framing_error  # after answering the good frames before it
+        finally:
+            worker.shutdown(wait=False)  # never block the event loop on a running handler
+
+    def _answer(self, conn: AbciConnection, requests: list[pb.abci.Request]) -> bytes:
+        return b"".join(conn.send(self._handler(request)) for request in requests)
+
+
+def _take_requests(conn: AbciConnection) -> tuple[list[pb.abci.Request], FramingError | None]:
+    """Every whole frame buffered, and the framing error that ended them, if any."""
+    requests: list[pb.abci.Request] = []
+    try:
+        while (request := conn.next_request()) is not None:
+            requests.append(request)
+    except FramingError as exc:
+        return requests, exc
+    return requests, None

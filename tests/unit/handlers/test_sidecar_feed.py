@@ -162,3 +162,33 @@ def test_poller_wakes_on_commit_survives_a_bug_and_stops_cleanly() -> None:
         feed.stop()
     assert feed._thread is None and sidecar.closed
     assert not any(t.name == "sidecar-feed" for t in threading.enumerate())
+
+
+def test_a_proposal_wakes_the_poller_so_extend_vote_carries_events_confirmed_meanwhile(
+) -> None:
+    sidecar = FakeSidecar(4)
+    # A long interval, so only the Commit and the proposal can trigger polls in time.
+    feed = SidecarFeed(sidecar, poll_interval_s=60)
+    app = SeqsetApp(StateStore(None), ProposalHandler(feed), None, halt_fn=pytest.fail)
+    feed.start()
+    try:
+        app.handle(pb.abci.Request(init_chain=pb.abci.RequestInitChain(
+            chain_id=CHAIN_ID, initial_height=1, app_state_bytes=make_genesis(4))))
+        app.handle(pb.abci.Request(finalize_block=pb.abci.RequestFinalizeBlock(height=1)))
+        app.handle(pb.abci.Request(commit=pb.abci.RequestCommit()))
+        assert sidecar.called.wait(WAIT_S), "the poller did not wake on the commit"
+        sidecar.called.clear()
+        sidecar.log.append(make_event(5))  # confirmed on L1 during height 2
+        app.handle(pb.abci.Request(process_proposal=pb.abci.RequestProcessProposal(height=2)))
+        assert sidecar.called.wait(WAIT_S), "the poller did not wake on the proposal"
+        for _ in range(WAIT_S * 100):
+            if feed.get_observed().events:
+                break
+            threading.Event().wait(0.01)
+        response = app.handle(pb.abci.Request(extend_vote=pb.abci.RequestExtendVote(height=2)))
+    finally:
+        feed.stop()
+    decoded = decode_extension(response.extend_vote.vote_extension,
+                               get_relay_params(app.store.overlay()))
+    assert decoded is not None
+    assert [int(event.nonce) for event in decoded.events] == [5]
