@@ -7,4 +7,5 @@ __version__ = "0.1.0"
 # (lookahead 2), and missed production is a producer fault (issue 13).
 # 4: settlement to L1 (issue 14): sequencer L1 locks (power = min(chain, L1 lock)),
 # withdrawal requests applied as capped facts, settlement batches, new params.
-APP_PROTOCOL_VERSION = 4
+# 5: the sequencer indexes (validator order, signer, pending rewards) are state (issue 15).
+APP_PROTOCOL_VERSION = 5

@@ -17,6 +17,11 @@ SIGNING_INFO_PREFIX = b"chain/sign/"
 EPOCH_PREFIX = b"chain/epoch/"
 VALSET_PREFIX = b"chain/valset/"
 SETTLEMENT_BATCH_PREFIX = b"chain/batch/"
+# Indexes kept by state.put_sequencer, so that no block reads every sequencer:
+VALIDATOR_INDEX_PREFIX = b"chain/idx/val/"  # (power desc, id asc) of the eligible
+SIGNER_INDEX_PREFIX = b"chain/idx/signer/"  # signer -> sequencer ids
+REWARD_INDEX_PREFIX = b"chain/idx/reward/"  # sequencers with rewards not yet batched
+U64_MAX = 2**64 - 1
 
 
 def encode_u64(value: int) -> bytes:
@@ -65,3 +70,27 @@ def valset_key(height: int) -> bytes:
 
 def settlement_batch_key(nonce: int) -> bytes:
     return SETTLEMENT_BATCH_PREFIX + encode_u64(nonce)
+
+
+def validator_index_key(power: int, sequencer_id: int) -> bytes:
+    """Ascending keys are power descending, then id ascending."""
+    return VALIDATOR_INDEX_PREFIX + encode_u64(U64_MAX - power) + encode_u64(sequencer_id)
+
+
+def decode_validator_index_key(key: bytes) -> tuple[int, int]:
+    """(power, sequencer id) of a validator_index_key."""
+    body = key[len(VALIDATOR_INDEX_PREFIX):]
+    return U64_MAX - decode_u64(body[:8]), decode_u64(body[8:16])
+
+
+def signer_index_prefix(signer: bytes) -> bytes:
+    """The length byte keeps one signer's keys from prefixing a longer signer's."""
+    return SIGNER_INDEX_PREFIX + encode_u64(len(signer)) + signer
+
+
+def signer_index_key(signer: bytes, sequencer_id: int) -> bytes:
+    return signer_index_prefix(signer) + encode_u64(sequencer_id)
+
+
+def reward_index_key(sequencer_id: int) -> bytes:
+    return REWARD_INDEX_PREFIX + encode_u64(sequencer_id)

@@ -22,7 +22,7 @@ either way: the L2 is what it is. The epoch's last header starts the next
 epoch if it is seeded (seeds.process_epoch_end).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from abci_app import pb
@@ -40,7 +40,7 @@ from abci_app.chain.state import (
     get_chain_state,
     get_known_sequencer,
     get_params,
-    get_sequencers,
+    get_sequencer_id_by_signer,
     put_chain_state,
     put_sequencer,
 )
@@ -54,7 +54,6 @@ L2_ADDRESS_BYTES = 20
 class L2Batch:
     """What the headers of one block share."""
 
-    sequencer_by_signer: Mapping[bytes, int]  # lookups only, never iterated
     faulted: set[int]  # sequencers already faulted in this block (membership only)
     # When the votes carrying these headers were cast (the previous block's time):
     # progress is credited from then, not from when a proposer included them.
@@ -108,7 +107,7 @@ def process_l2_header(
             ("l2_height", str(header.height)), ("producer", "0x" + producer.hex()),
             ("scheduled_sequencer_id", str(scheduled))]))
         # A producer replaced this epoch was faulted already; its late block only earns nothing.
-        offender = batch.sequencer_by_signer.get(producer)
+        offender = get_sequencer_id_by_signer(kv, producer)
         if offender is not None and offender in schedule.failed_ids:
             batch.faulted.add(offender)
         events += process_out_of_turn(kv, offender, block, params, batch.faulted)
@@ -158,12 +157,8 @@ def process_l2_headers(
     if not is_l2_registered(params):
         return [Event("l2_headers_skipped", [
             ("count", str(len(headers))), ("reason", "no L2 registered")])]
-    # Lookups only (never iterated); a signer shared by several sequencers: the lowest id.
-    sequencer_by_signer: dict[bytes, int] = {}
-    for seq in reversed(get_sequencers(kv)):
-        sequencer_by_signer[bytes(seq.signer)] = int(seq.id)
     events: list[Event] = []
-    batch = L2Batch(sequencer_by_signer, set(), observed_time_ns)
+    batch = L2Batch(set(), observed_time_ns)
     head_height, head_hash = get_l2_head(kv) or (0, b"")
     for index, header in enumerate(headers):
         reason = (compute_header_reject_reason(header, head_height, head_hash)

@@ -220,6 +220,18 @@ def validate_settlement_params(params: Params) -> None:
             "evidence against it expires")
 
 
+MAX_TOTAL_VOTING_POWER = (2**63 - 1) // 8  # CometBFT types.MaxTotalVotingPower
+
+
+def compute_max_validator_power(params: Params) -> int:
+    return MAX_TOTAL_VOTING_POWER // params.max_validators
+
+
+def compute_power(stake_wei: int, params: Params) -> int:
+    """Voting power, rounded down and capped so the whole set stays under CometBFT's max."""
+    return min(stake_wei // params.power_reduction, compute_max_validator_power(params))
+
+
 def is_l2_registered(params: Params) -> bool:
     return params.l2_chain_id != 0
 

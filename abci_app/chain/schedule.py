@@ -84,13 +84,13 @@ from abci_app.chain.state import (
     get_known_sequencer,
     get_params,
     get_record,
-    get_sequencers,
+    get_validator_index,
     put_chain_state,
     put_record,
     put_sequencer,
 )
 from abci_app.chain.types import BlockInput, Event
-from abci_app.chain.validators import compute_validator_set
+from abci_app.chain.validators import compute_indexed_entry, compute_validator_set
 from abci_app.errors import QueryBadRequestError, QueryNotFoundError
 from abci_app.store.kv import KVStore
 from abci_app.valset import ValidatorEntry
@@ -142,7 +142,11 @@ def compute_rotation_candidates(
 
 
 def get_rotation_candidates(kv: KVStore, params: Params, time_ns: int) -> list[ValidatorEntry]:
-    return compute_rotation_candidates(get_sequencers(kv), params, time_ns)
+    """compute_rotation_candidates over the stored sequencers, from the validator index:
+    O(max_validators)."""
+    return [compute_indexed_entry(item)
+            for item in get_validator_index(kv, params.max_validators)
+            if item.producer_jailed_until_ns <= time_ns]
 
 
 def compute_epoch_bounds(epoch: int, epoch_length: int) -> tuple[int, int]:

@@ -21,13 +21,16 @@ from abci_app.chain.params import Params, is_settlement_enabled
 from abci_app.chain.state import (
     format_wei,
     get_chain_state,
+    get_known_sequencer,
     get_l1_locked,
     get_record,
     get_records,
+    get_reward_pending_ids,
     get_sequencers,
     get_wei,
     put_chain_state,
     put_record,
+    put_sequencer,
     set_l1_locked,
 )
 from abci_app.chain.types import BlockInput, Event
@@ -114,10 +117,10 @@ def compute_batch_plan(kv: KVStore, params: Params, nonce: int) -> BatchPlan | N
     release_ids = sorted(by_sequencer)[:room]
     room -= len(release_ids)
     rewards: list[s.Reward] = []
-    for seq in get_sequencers(kv):
+    for sequencer_id in get_reward_pending_ids(kv, room):  # the index, not every sequencer
+        seq = get_known_sequencer(kv, sequencer_id)
         owed = get_wei(seq.rewards_accrued_wei) - get_wei(seq.rewards_batched_wei)
-        if owed > 0 and len(rewards) < room:
-            rewards.append(s.Reward(int(seq.id), owed))
+        rewards.append(s.Reward(sequencer_id, owed))
     batch = s.Batch(
         nonce=nonce, chain_id=params.l1_chain_id, verifying_contract=params.l1_contract_address,
         releases=tuple(s.Release(i, sum(get_withdrawal_amount(w) for w in by_sequencer[i]))
@@ -145,12 +148,10 @@ def _mark_batched(kv: KVStore, plan: BatchPlan) -> None:
             raise RuntimeError(f"slash {slash_id} is in batch {nonce} but missing from state")
         record.batch_nonce = nonce
         put_record(kv, keys.slash_key(slash_id), record)
-    rewards = {r.sequencer_id: r.amount_wei for r in plan.batch.rewards}
-    for seq in get_sequencers(kv):
-        if seq.id in rewards:
-            seq.rewards_batched_wei = format_wei(get_wei(seq.rewards_batched_wei)
-                                                 + rewards[seq.id])
-            put_record(kv, keys.sequencer_key(seq.id), seq)
+    for reward in plan.batch.rewards:
+        seq = get_known_sequencer(kv, reward.sequencer_id)
+        seq.rewards_batched_wei = format_wei(get_wei(seq.rewards_batched_wei) + reward.amount_wei)
+        put_sequencer(kv, seq)
 
 
 def is_settlement_due(kv: KVStore, height: int, params: Params) -> bool:
@@ -249,15 +250,14 @@ def settle_batch(kv: KVStore, batch: state.SettlementBatch, height: int) -> None
         put_record(kv, keys.slash_key(slash_id), record)
         l1_slashed[record.sequencer_id] = (l1_slashed.get(record.sequencer_id, 0)
                                            + get_wei(record.from_locked_wei))
-    for seq in get_sequencers(kv):
-        if seq.id not in rewards and seq.id not in l1_slashed:
-            continue
+    for sequencer_id in sorted(set(rewards) | set(l1_slashed)):
+        seq = get_known_sequencer(kv, sequencer_id)
         # The contract caps a slash at what L1 holds
         set_l1_locked(seq, get_l1_locked(seq) - min(l1_slashed.get(seq.id, 0),
                                                     get_l1_locked(seq)))
         seq.rewards_settled_wei = format_wei(get_wei(seq.rewards_settled_wei)
                                              + rewards.get(seq.id, 0))
-        put_record(kv, keys.sequencer_key(seq.id), seq)
+        put_sequencer(kv, seq)
     batch.status = SETTLED
     batch.settled_height = height
     put_record(kv, keys.settlement_batch_key(batch.nonce), batch)

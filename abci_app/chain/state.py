@@ -6,13 +6,19 @@ into ints at the edge so the transitions only do integer math.
 """
 
 import re
+from dataclasses import dataclass
 from typing import TypeVar
 
 from google.protobuf.message import Message
 
 from abci_app.chain import keys
 from abci_app.chain.messages import state
-from abci_app.chain.params import Params, compute_params_from_proto, compute_params_proto
+from abci_app.chain.params import (
+    Params,
+    compute_params_from_proto,
+    compute_params_proto,
+    compute_power,
+)
 from abci_app.errors import InvalidAmountError
 from abci_app.store.kv import KVStore
 
@@ -140,7 +146,105 @@ def get_sequencers(kv: KVStore) -> list[state.Sequencer]:
 
 
 def put_sequencer(kv: KVStore, seq: state.Sequencer) -> None:
-    kv.set(keys.sequencer_key(seq.id), _encode(seq))
+    """The one write path of a sequencer: it keeps the indexes in step (see below)."""
+    key = keys.sequencer_key(seq.id)
+    old = _load(kv, key, state.Sequencer)
+    kv.set(key, _encode(seq))
+    update_sequencer_indexes(kv, old, seq, get_params(kv))
+
+
+# --- sequencer indexes -----------------------------------------------------------------
+# Derived from the sequencer records alone (params never change after genesis), stored
+# in the Merkle tree so that a restored or state-synced node holds them too. They turn
+# "read and sort every sequencer" into reading a few index entries per block.
+
+
+def is_eligible_validator(seq: state.Sequencer, params: Params) -> bool:
+    stake = get_stake(seq)
+    return (bool(seq.status == ACTIVE) and stake >= params.min_lock_wei
+            and compute_power(stake, params) > 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatorIndexItem:
+    """One eligible sequencer as the validator index holds it."""
+
+    sequencer_id: int
+    power: int
+    pub_key: bytes
+    producer_jailed_until_ns: int
+
+
+def compute_validator_index_entry(
+    seq: state.Sequencer, params: Params
+) -> tuple[bytes, bytes] | None:
+    """(key, value) of `seq` in the validator index; None when it is not eligible.
+    The value carries what the rotation needs: producer-jail time, then the pub key."""
+    if not is_eligible_validator(seq, params):
+        return None
+    key = keys.validator_index_key(compute_power(get_stake(seq), params), int(seq.id))
+    jailed_until = max(int(seq.producer_jailed_until_ns), 0)
+    return key, keys.encode_u64(jailed_until) + bytes(seq.consensus_pubkey)
+
+
+def is_reward_pending(seq: state.Sequencer) -> bool:
+    """Rewards accrued but not yet in a settlement batch."""
+    return int(seq.rewards_accrued_wei or "0") > int(seq.rewards_batched_wei or "0")
+
+
+def update_sequencer_indexes(
+    kv: KVStore, old: state.Sequencer | None, new: state.Sequencer, params: Params
+) -> None:
+    """Move `new` in each index where it differs from `old`; touch nothing otherwise."""
+    old_entry = None if old is None else compute_validator_index_entry(old, params)
+    new_entry = compute_validator_index_entry(new, params)
+    if old_entry != new_entry:
+        if old_entry is not None:
+            kv.delete(old_entry[0])
+        if new_entry is not None:
+            kv.set(*new_entry)
+    if old is None or bytes(old.signer) != bytes(new.signer):
+        if old is not None:
+            kv.delete(keys.signer_index_key(bytes(old.signer), int(old.id)))
+        kv.set(keys.signer_index_key(bytes(new.signer), int(new.id)), b"")
+    was_pending = old is not None and is_reward_pending(old)
+    if is_reward_pending(new) and not was_pending:
+        kv.set(keys.reward_index_key(int(new.id)), b"")
+    elif was_pending and not is_reward_pending(new):
+        kv.delete(keys.reward_index_key(int(new.id)))
+
+
+def get_validator_index(kv: KVStore, limit: int) -> list[ValidatorIndexItem]:
+    """The first `limit` eligible sequencers, (power desc, id asc)."""
+    out: list[ValidatorIndexItem] = []
+    if limit <= 0:
+        return out
+    for key, value in kv.iterate(keys.VALIDATOR_INDEX_PREFIX):
+        power, sequencer_id = keys.decode_validator_index_key(key)
+        out.append(ValidatorIndexItem(sequencer_id, power, value[8:], keys.decode_u64(value[:8])))
+        if len(out) == limit:
+            break
+    return out
+
+
+def get_sequencer_id_by_signer(kv: KVStore, signer: bytes) -> int | None:
+    """The lowest id among the sequencers whose signer is `signer`."""
+    prefix = keys.signer_index_prefix(signer)
+    for key, _ in kv.iterate(prefix):
+        return keys.decode_u64(key[len(prefix):])
+    return None
+
+
+def get_reward_pending_ids(kv: KVStore, limit: int) -> list[int]:
+    """Up to `limit` sequencers with rewards not yet batched, ascending id."""
+    out: list[int] = []
+    if limit <= 0:
+        return out
+    for key, _ in kv.iterate(keys.REWARD_INDEX_PREFIX):
+        out.append(keys.decode_u64(key[len(keys.REWARD_INDEX_PREFIX):]))
+        if len(out) == limit:
+            break
+    return out
 
 
 def get_locked(seq: state.Sequencer) -> int:

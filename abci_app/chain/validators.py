@@ -17,30 +17,26 @@ from functools import lru_cache
 
 from abci_app.chain import keys
 from abci_app.chain.messages import state
-from abci_app.chain.params import Params
-from abci_app.chain.state import ACTIVE, get_records, get_sequencers, get_stake, put_record
+
+# Re-exported: the power rule is defined in params.py, eligibility in state.py.
+from abci_app.chain.params import MAX_TOTAL_VOTING_POWER as MAX_TOTAL_VOTING_POWER
+from abci_app.chain.params import Params, compute_power
+from abci_app.chain.params import compute_max_validator_power as compute_max_validator_power
+from abci_app.chain.state import (
+    ValidatorIndexItem,
+    get_records,
+    get_stake,
+    get_validator_index,
+    put_record,
+)
+from abci_app.chain.state import is_eligible_validator as is_eligible_validator
 from abci_app.chain.types import Event, ValidatorUpdate
 from abci_app.store.kv import KVStore
 from abci_app.valset import ValidatorEntry, compute_consensus_address
 
-MAX_TOTAL_VOTING_POWER = (2**63 - 1) // 8  # CometBFT types.MaxTotalVotingPower
 # A pure function of the key: memoising it cannot affect determinism.
 _consensus_address = lru_cache(maxsize=65_536)(compute_consensus_address)
 VALIDATOR_UPDATE_DELAY = 2
-
-
-def compute_max_validator_power(params: Params) -> int:
-    return MAX_TOTAL_VOTING_POWER // params.max_validators
-
-
-def compute_power(locked_wei: int, params: Params) -> int:
-    return min(locked_wei // params.power_reduction, compute_max_validator_power(params))
-
-
-def is_eligible_validator(seq: state.Sequencer, params: Params) -> bool:
-    stake = get_stake(seq)
-    return (bool(seq.status == ACTIVE) and stake >= params.min_lock_wei
-            and compute_power(stake, params) > 0)
 
 
 def compute_validator_set(
@@ -55,6 +51,17 @@ def compute_validator_set(
             entries.append(ValidatorEntry(_consensus_address(pub_key), pub_key, power, int(seq.id)))
     entries.sort(key=lambda e: (-e.power, e.sequencer_id))
     return entries[: params.max_validators]
+
+
+def get_indexed_validator_set(kv: KVStore, params: Params) -> list[ValidatorEntry]:
+    """compute_validator_set over the stored sequencers, read from the validator index:
+    O(max_validators), never the whole registry."""
+    return [compute_indexed_entry(item) for item in get_validator_index(kv, params.max_validators)]
+
+
+def compute_indexed_entry(item: ValidatorIndexItem) -> ValidatorEntry:
+    return ValidatorEntry(_consensus_address(item.pub_key), item.pub_key, item.power,
+                          item.sequencer_id)
 
 
 def compute_validator_diff(
@@ -128,7 +135,7 @@ def process_validator_updates(
     An empty set is never sent: CometBFT halts on it. Instead the previous set
     stays (jailed members keep signing until someone becomes eligible again).
     """
-    new = compute_validator_set(get_sequencers(kv), params)
+    new = get_indexed_validator_set(kv, params)
     old = get_latest_validator_set(kv)
     events: list[Event] = []
     if not new:

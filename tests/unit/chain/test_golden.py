@@ -31,10 +31,12 @@ from tests.unit.chain.helpers import (
 # attested L2 header moves last_progress_time_ns (from the block whose votes saw it), a
 # gap of rotation_timeout_s between blocks restarts the producer's clock, and epochs start
 # only once seeded.
-GOLDEN_APP_HASH = "777eb7434c0c2d547a5e36ff5bd3e5223320e40198810732ebc8e2a04fa77a50"
+# Moved (APP_PROTOCOL_VERSION 5, issue 15): the state holds the sequencer indexes
+# (validator order, signer, pending rewards) so that a block never reads every sequencer.
+GOLDEN_APP_HASH = "2e324879dea395714a8141ec581e93de4825601a84d7ac6207b80e93dd592d5f"
 
 # The same state's sparse-Merkle root through StateStore: it moves whenever the pin above does.
-GOLDEN_SMT_ROOT = "e9446bcb623c9ed056a13293146fad5a9914e44413b13632afa76c41179f66d8"
+GOLDEN_SMT_ROOT = "54d614bad8dc4b3b9de99152c62e45083a164004010f991b4f119ab1832047fa"
 SCENARIO_STAKES = [10 * ETH, 20 * ETH, 30 * ETH]
 
 

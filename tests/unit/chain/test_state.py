@@ -5,12 +5,14 @@ import pytest
 
 from abci_app.chain import keys
 from abci_app.chain.messages import state
+from abci_app.chain.params import Params
 from abci_app.chain.schedule import get_epoch_schedule, get_known_epoch_schedule
 from abci_app.chain.state import (
     get_known_sequencer,
     get_record,
     get_records,
     get_sequencer,
+    put_params,
     put_record,
     put_sequencer,
 )
@@ -28,6 +30,7 @@ def test_known_sequencer_missing_from_state_is_named() -> None:
 
 def test_known_sequencer_is_the_stored_record() -> None:
     kv = MemoryKV()
+    put_params(kv, Params())  # the sequencer indexes depend on the params
     put_sequencer(kv, state.Sequencer(id=7, locked_wei="5"))
     assert get_known_sequencer(kv, 7) == state.Sequencer(id=7, locked_wei="5")
 
