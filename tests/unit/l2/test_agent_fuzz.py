@@ -38,6 +38,8 @@ class ScriptedSchedule:
     def __init__(self, producers: list[Any], ids: list[Any], intervals: list[Any]) -> None:
         self.producers, self.ids, self.intervals = producers, ids, intervals
         self.answered_ours: set[int] = set()
+        # The ids this script told the agent are its own (any valid answer may be).
+        self.claimed_ids: set[int] = set()
 
     @staticmethod
     def _next(script: list[Any], default: Any) -> Any:
@@ -48,12 +50,15 @@ class ScriptedSchedule:
 
     def get_producer_at(self, l2_height: int) -> Any:
         value = self._next(self.producers, None)
-        if type(value) is int and value == OUR_ID:
+        if type(value) is int and value in self.claimed_ids:
             self.answered_ours.add(l2_height)
         return value
 
     def get_sequencer_id(self, signer: bytes) -> Any:
-        return self._next(self.ids, OUR_ID)
+        value = self._next(self.ids, OUR_ID)
+        if type(value) is int and value > 0:
+            self.claimed_ids.add(value)
+        return value
 
     def get_l2_block_interval_ms(self) -> Any:
         return self._next(self.intervals, 1)
