@@ -215,7 +215,7 @@ class ChainPendingSource:
         self.reader = CometChainReader(node_rpc_url)
 
     def get_pending(self) -> PendingBatch | None:
-        from abci_app.l2.chain_reader import QueryRejectedError
+        from abci_app.client.rpc import QueryRejectedError
 
         try:
             return parse_pending(self.reader.query(PENDING_PATH))

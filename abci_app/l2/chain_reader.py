@@ -12,18 +12,14 @@ Every failure raises `ChainReadError` (or is logged, for the waker): never fatal
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any
 
-from google.protobuf.message import DecodeError, Message
-
-from abci_app.chain.query import decode_query_value
+from abci_app.client.rpc import NodeRpc, QueryRejectedError
 
 log = logging.getLogger("seqset.sequencer.chain")
 
@@ -31,31 +27,8 @@ WS_RECONNECT_MAX_S = 10.0
 NEW_BLOCK_QUERY = "tm.event='NewBlock'"
 
 
-class ChainReadError(Exception):
-    """The node did not answer, or answered something that is not a query result."""
-
-
-class QueryRejectedError(ChainReadError):
-    """The chain answered the query with an error code (e.g. not scheduled yet)."""
-
-
-class CometChainReader:
+class CometChainReader(NodeRpc):
     """Reads chain queries over CometBFT's HTTP RPC (`abci_query`)."""
-
-    def __init__(self, node_rpc_url: str, timeout_s: float = 3.0) -> None:
-        self.url = node_rpc_url.rstrip("/")
-        self.timeout_s = timeout_s
-
-    def query(self, path: str) -> Message:
-        """The query.proto answer of `path`; QueryRejectedError on a non-zero code."""
-        params = urllib.parse.urlencode({"path": f'"{path}"'})
-        try:
-            with urllib.request.urlopen(  # noqa: S310 (the operator's own node)
-                    f"{self.url}/abci_query?{params}", timeout=self.timeout_s) as response:
-                body = json.loads(response.read())
-        except (OSError, ValueError) as exc:
-            raise ChainReadError(f"abci_query {path}: {exc}") from exc
-        return parse_query_body(path, body)
 
     def get_producer_at(self, l2_height: int) -> int | None:
         """The producer of `l2_height` once its epoch is the chain's current epoch; None
@@ -79,27 +52,6 @@ class CometChainReader:
     def get_l2_block_interval_ms(self) -> int:
         params = getattr(self.query("/params"), "params", None)
         return int(getattr(params, "l2_block_interval_ms", 0))
-
-
-def parse_query_body(path: str, body: Any) -> Message:
-    """The decoded answer from an abci_query JSON body, or ChainReadError naming what is wrong."""
-    if not isinstance(body, dict):
-        raise ChainReadError(f"abci_query {path}: the answer is not a JSON object")
-    if "error" in body:
-        raise ChainReadError(f"abci_query {path}: {str(body['error'])[:200]}")
-    response = (body.get("result") or {}).get("response") if isinstance(
-        body.get("result"), dict) else None
-    if not isinstance(response, dict):
-        raise ChainReadError(f"abci_query {path}: no result.response")
-    code = response.get("code", 0)
-    if code not in (0, None):
-        detail = str(response.get("log"))[:200]
-        raise QueryRejectedError(f"abci_query {path}: code {code}: {detail}")
-    value = response.get("value") or ""
-    try:
-        return decode_query_value(path, base64.b64decode(value, validate=True))
-    except (ValueError, TypeError, DecodeError) as exc:
-        raise ChainReadError(f"abci_query {path}: undecodable value: {exc}") from exc
 
 
 def compute_ws_url(node_rpc_url: str) -> str:

@@ -10,9 +10,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from abci_app.client.rpc import ChainReadError, parse_query_body
 from abci_app.l1.source import L1Error
 from abci_app.l2.agent import SequencerAgent, run_agent
-from abci_app.l2.chain_reader import ChainReadError, parse_query_body
 from abci_app.l2.source import L2Block, parse_l2_block
 
 ME = b"\x01" * 20

@@ -8,12 +8,8 @@ from pathlib import Path
 import pytest
 
 from abci_app.chain.messages import query as query_pb
-from abci_app.l2.chain_reader import (
-    ChainReadError,
-    QueryRejectedError,
-    compute_ws_url,
-    parse_query_body,
-)
+from abci_app.client.rpc import ChainReadError, QueryRejectedError, parse_query_body
+from abci_app.l2.chain_reader import compute_ws_url
 from abci_app.node.config import CONFIG_RELATIVE_PATH, ConfigError, load_sequencer_config
 
 
