@@ -19,6 +19,8 @@ from google.protobuf.message import DecodeError, Message
 
 from abci_app.chain.query import decode_query_value
 
+DEFAULT_NODE_RPC = "http://127.0.0.1:26657"  # CometBFT's default [rpc] laddr
+
 
 class ChainReadError(Exception):
     """The node did not answer, or answered something that is not a query result."""
@@ -53,7 +55,8 @@ class NodeRpc:
             if body is None:
                 raise ChainReadError(f"{method} at {self.url}: HTTP {exc.code}") from exc
         except (OSError, ValueError) as exc:
-            raise ChainReadError(f"node {self.url} did not answer {method}: {exc}") from exc
+            raise ChainReadError(f"node {self.url} did not answer: {describe_failure(exc)}"
+                                 ) from exc
         if not isinstance(body, dict):
             raise ChainReadError(f"{method} at {self.url}: the answer is not a JSON object")
         if "error" in body:
@@ -80,9 +83,32 @@ class NodeRpc:
             params["prove"] = "true"
         return get_query_response(path, {"result": self.call("abci_query", **params)})
 
-    def query(self, path: str) -> Message:
+    def query(self, path: str, data: bytes = b"", height: int = 0) -> Message:
         """The query.proto answer of `path`; QueryRejectedError on a non-zero code."""
-        return decode_query_response(path, self.abci_query(path))
+        return decode_query_response(path, self.abci_query(path, data, height))
+
+    def broadcast_tx_sync(self, tx: bytes) -> dict[str, Any]:
+        """CheckTx's answer: code, log, codespace and the tx hash (hex)."""
+        return self.call("broadcast_tx_sync", tx="0x" + tx.hex())
+
+    def get_tx(self, tx_hash: str) -> dict[str, Any] | None:
+        """The included tx (height, tx_result) or None while it is not in a block."""
+        try:
+            return self.call("tx", hash="0x" + tx_hash)
+        except ChainReadError as exc:
+            if "not found" in str(exc):
+                return None
+            raise
+
+
+def describe_failure(exc: BaseException) -> str:
+    """`connection refused`, `timed out`...: the root cause of a failed call, in words."""
+    reason: Any = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, OSError) and reason.strerror:
+        return str(reason.strerror).lower()
+    if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+        return "timed out"
+    return str(reason) or type(reason).__name__
 
 
 def _error_body(exc: urllib.error.HTTPError) -> Any:

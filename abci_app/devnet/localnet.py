@@ -21,7 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from abci_app import chain
-from abci_app.node.config import CONFIG_RELATIVE_PATH, AppConfig, render_config
+from abci_app.node.config import (
+    CONFIG_RELATIVE_PATH,
+    AppConfig,
+    read_toml_section,
+    render_config,
+)
 from abci_app.node.home import (
     DEFAULT_LOCK_WEI,
     NodePorts,
@@ -34,6 +39,7 @@ from abci_app.node.home import (
     set_toml_value,
     write_genesis,
 )
+from abci_app.node.metrics import parse_metrics_address
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # How the devnet runs the `seqset` command: the venv's interpreter, no PATH lookup.
@@ -55,6 +61,19 @@ def free_ports(count: int) -> list[int]:
     for s in sockets:
         s.close()
     return ports
+
+
+def free_metrics_address() -> str:
+    return f"tcp://127.0.0.1:{free_ports(1)[0]}"
+
+
+def read_metrics_url(home: Path, section: str) -> str:
+    """The /metrics URL of the process configured by [section] of the home's seqset.toml."""
+    address = str(read_toml_section(home, section).get("metrics_address", ""))
+    if not address:
+        raise RuntimeError(f"{home}: [{section}] has no metrics_address")
+    host, port = parse_metrics_address(address)
+    return f"http://{host}:{port}/metrics"
 
 
 def wait_until(what: str, check: Callable[[], Any], timeout_s: float,
@@ -101,6 +120,10 @@ class LocalNode:
     @property
     def rpc_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.rpc}"
+
+    @property
+    def metrics_url(self) -> str:
+        return read_metrics_url(self.home, "app")
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None
                ) -> subprocess.Popen[bytes]:
@@ -208,7 +231,8 @@ class Localnet:
             sequencers.append(sequencer_entry(node.index + 1, signer,
                                               read_validator_pubkey(node.home), DEFAULT_LOCK_WEI))
             config = AppConfig(abci_address=abci, cometbft_binary=self.cometbft,
-                               **self.app_overrides)
+                               **{"metrics_address": free_metrics_address(),
+                                  **self.app_overrides})
             extra = extra_toml(node) if extra_toml else ""
             (node.home / CONFIG_RELATIVE_PATH).write_text(render_config(config) + extra)
         return sequencers
@@ -226,7 +250,8 @@ class Localnet:
                               self.block_time_ms, transport)
         create_signer_key(node.home)
         config = AppConfig(abci_address=abci, cometbft_binary=self.cometbft,
-                           **{**self.app_overrides, **(app_overrides or {})})
+                           **{"metrics_address": free_metrics_address(), **self.app_overrides,
+                              **(app_overrides or {})})
         (node.home / CONFIG_RELATIVE_PATH).write_text(render_config(config))
         first = self.nodes[0].home / "config"
         shutil.copyfile(first / "genesis.json", node.home / "config" / "genesis.json")

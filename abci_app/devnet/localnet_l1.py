@@ -24,7 +24,9 @@ from abci_app.devnet.localnet import (
     SEQSET_COMMAND,
     Localnet,
     LocalNode,
+    free_metrics_address,
     free_ports,
+    read_metrics_url,
     stop_process,
     wait_until,
 )
@@ -149,6 +151,7 @@ class L1Localnet:
             f"confirmations = {s.confirmations}",
             f"poll_interval_s = {s.poll_interval_s}",
             f'listen_address = "{self.sidecar_address(node.index)}"',
+            f'metrics_address = "{free_metrics_address()}"',
         ]) + "\n"
 
     def write_app_sidecar_addresses(self) -> None:
@@ -208,7 +211,15 @@ class L1Localnet:
             'sender_key_file = "config/relayer_key.json"',
             f"poll_interval_s = {self.settings.relayer_poll_interval_s}",
             "max_backoff_s = 5.0",
+            f'metrics_address = "{free_metrics_address()}"',
         ]) + "\n")
+
+    def sidecar_metrics_url(self, index: int) -> str:
+        return read_metrics_url(self.nodes[index].home, "sidecar")
+
+    @property
+    def relayer_metrics_url(self) -> str:
+        return read_metrics_url(self.nodes[0].home, "relayer")
 
     # --- processes --------------------------------------------------------------------
 

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from abci_app.devnet.anvil import Anvil
-from abci_app.devnet.localnet import SEQSET_COMMAND, LocalNode, stop_process, wait_until
+from abci_app.devnet.localnet import (
+    SEQSET_COMMAND,
+    LocalNode,
+    free_metrics_address,
+    read_metrics_url,
+    stop_process,
+    wait_until,
+)
 from abci_app.devnet.localnet_l1 import L1Localnet, query_node
 from abci_app.l2.source import L2Block, L2JsonRpc
 
@@ -72,7 +79,11 @@ class L2Localnet(L1Localnet):
             f'l2_rpc_url = "{self.l2.url}"',
             f'node_rpc_url = "{node.rpc_url}"',
             f"poll_interval_ms = {s.agent_poll_interval_ms}",
+            f'metrics_address = "{free_metrics_address()}"',
         ]) + "\n"
+
+    def agent_metrics_url(self, index: int) -> str:
+        return read_metrics_url(self.nodes[index].home, "sequencer")
 
     # --- processes --------------------------------------------------------------------
 

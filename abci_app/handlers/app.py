@@ -35,6 +35,7 @@ from abci_app import APP_NAME, APP_PROTOCOL_VERSION, __version__, chain, pb
 from abci_app.errors import CODESPACE, InternalError, NotStartedError
 from abci_app.handlers.blocks import build_block_input, outcome_to_exec_result, to_abci_event
 from abci_app.handlers.failpoints import failpoint
+from abci_app.handlers.metrics import AppMetrics
 from abci_app.handlers.proposals import ProposalHandler
 from abci_app.handlers.queries import APP_HASH_BY_HEIGHT, answer_query
 from abci_app.handlers.snapshots import SnapshotManager
@@ -69,9 +70,11 @@ class SeqsetApp:
         self._halt = halt_fn
         self._block: Overlay | None = None  # FinalizeBlock's working state
         self._block_height = 0
+        self._log_height = 0  # the height in FinalizeBlock..Commit, for log lines
         self._check: Overlay = store.overlay()  # the mempool's view
         self._check_params: chain.Params | None = None  # read from `_check` once
         self.stats: dict[str, float] = {}  # counters for metrics; never consensus state
+        self.metrics: AppMetrics | None = None  # set when metrics are served
         # Held while a request other than CheckTx is handled; threads reading state
         # (gRPC queries) take it too.
         self.lock = threading.Lock()
@@ -128,6 +131,10 @@ class SeqsetApp:
             return pb.abci.Response(query=pb.abci.ResponseQuery(
                 code=InternalError.code, codespace=CODESPACE, log=f"internal error: {exc!r}"))
         return pb.abci.Response(exception=pb.abci.ResponseException(error=repr(exc)))
+
+    def get_log_height(self) -> int:
+        """The height being finalized or committed, else the last committed one."""
+        return self._log_height or self.store.last_height
 
     def _count(self, name: str, amount: float = 1) -> None:
         self.stats[name] = self.stats.get(name, 0) + amount
@@ -188,6 +195,8 @@ class SeqsetApp:
             self._check_params = chain.get_params(self._check)
         # A Recheck runs the same checks: its sender recovery is cached (txsign.py).
         outcome = chain.check_tx(self._check, tx, self.chain_id(), self._check_params)
+        if self.metrics is not None:
+            self.metrics.observe_check_tx(outcome.code)
         if outcome.code != 0:
             self._count("checktx_rejected_total")
             log.debug("CheckTx rejected: code=%d %s", outcome.code, outcome.log)
@@ -239,6 +248,7 @@ class SeqsetApp:
     def _finalize_block(self, request: pb.abci.Request) -> pb.abci.Response:
         started = time.monotonic()
         req = request.finalize_block
+        self._log_height = req.height
         overlay = self._committed_view()
         chain_id = self.chain_id()
         attested, user_txs, attested_result = self.proposals.attested_events_for_block(
@@ -258,6 +268,8 @@ class SeqsetApp:
         self._count("txs_failed_total", len(tx_results) - ok)
         self._count("l1_events_applied_total", len(attested.events))
         self._count("finalize_seconds_total", elapsed)
+        if self.metrics is not None:
+            self.metrics.observe_finalize(elapsed, ok, len(tx_results) - ok, len(attested.events))
         log.info("finalized height=%d txs=%d ok=%d l1_events=%d validator_updates=%d "
                  "app_hash=%s ms=%d", req.height, len(tx_results), ok, len(attested.events),
                  len(outcome.validator_updates), app_hash.hex()[:16],
@@ -273,6 +285,7 @@ class SeqsetApp:
         if self._block is None:
             raise HaltError("Commit without a finalized block")
         height = self._block_height
+        started = time.monotonic()
         failpoint("commit-before-write", height)
         app_hash = self.store.compute_app_hash(self._block)
         # CometBFT locks its mempool around Commit; our lock also keeps a CheckTx
@@ -282,8 +295,11 @@ class SeqsetApp:
                               local={APP_HASH_BY_HEIGHT + height.to_bytes(8, "big"): app_hash})
             self._check, self._check_params = self.store.overlay(), None
         failpoint("commit-after-write", height)
-        self._block = None
+        self._block, self._log_height = None, 0
         self.proposals.note_commit(self.store.overlay())
+        if self.metrics is not None:
+            self.metrics.observe_commit(self.store.overlay(), height,
+                                        time.monotonic() - started, self.stats)
         if self.snapshots is not None:
             try:
                 self.snapshots.maybe_take(self.store, height)

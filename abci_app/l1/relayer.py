@@ -158,6 +158,7 @@ def compute_backoff_s(failures: int, poll_interval_s: float, max_backoff_s: floa
 class RelayerStats:
     settled: list[int] = field(default_factory=list)  # batch nonces this relayer sent
     failures: int = 0  # in a row
+    failures_total: int = 0
     last_error: str = ""
     last_outcome: Outcome | None = None
 
@@ -178,6 +179,7 @@ class Relayer:
             outcome = process_pending(pending, self.target)
         except Exception as exc:  # noqa: BLE001 - RPC down, a revert, a garbled answer: retry
             self.stats.failures += 1
+            self.stats.failures_total += 1
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
             delay = compute_backoff_s(self.stats.failures, self.poll_interval_s,
                                       self.max_backoff_s)
@@ -196,11 +198,17 @@ class Relayer:
         return 0.0 if outcome is Outcome.SETTLED else self.poll_interval_s
 
 
-def run_relayer(relayer: Relayer, stop: threading.Event) -> None:
+def run_relayer(relayer: Relayer, stop: threading.Event, metrics_address: str = "") -> None:
+    from abci_app.l1.metrics import build_relayer_registry
+    from abci_app.node.metrics import start_metrics_server
+
+    metrics = start_metrics_server(metrics_address, build_relayer_registry(relayer))
     while not stop.is_set():
         delay = relayer.step()
         if delay > 0:
             stop.wait(delay)
+    if metrics is not None:
+        metrics.stop()
 
 
 # ---------------------------------------------------------------- the real node and contract
@@ -238,14 +246,14 @@ class ContractTarget:
     def _decoded_reverts(self) -> Iterator[None]:
         from web3.exceptions import ContractLogicError
 
-        from abci_app.l1.contract import L1TxFailedError, get_revert_name
+        from abci_app.l1.contract import L1TxFailedError
+        from abci_app.l1.reverts import decode_revert, get_revert_data
 
         try:
             yield
         except ContractLogicError as exc:
-            data = exc.data if isinstance(exc.data, str) else str(exc.message)
-            raise SettlementRevertedError(get_revert_name(self.dep.locking.abi, data),
-                                          data[:74]) from exc
+            revert = decode_revert(self.dep.locking.abi, get_revert_data(exc))
+            raise SettlementRevertedError(revert.name, str(revert)) from exc
         except L1TxFailedError as exc:
             raise SettlementRevertedError(None, str(exc)) from exc
 

@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 from abci_app.l1.cursor import LevelCursorStore
+from abci_app.l1.metrics import build_sidecar_registry
 from abci_app.l1.service import sidecar_pb, start_sidecar_server
 from abci_app.l1.source import JsonRpcSource, L1Error
 from abci_app.l1.view import ObservedLog, RandomnessCache
@@ -30,6 +31,7 @@ from abci_app.l1.watcher import FINALITY_MODES, Watcher, WatcherConfig, WatcherH
 from abci_app.l2.follower import L2Follower
 from abci_app.l2.source import L2JsonRpc
 from abci_app.node.config import ConfigError
+from abci_app.node.metrics import start_metrics_server
 
 log = logging.getLogger("seqset.sidecar")
 
@@ -72,6 +74,8 @@ class SidecarConfig:
     l2_chain_id: int = 0
     # Seconds between L2 polls once caught up.
     l2_poll_interval_s: float = 0.2
+    # Prometheus metrics on http://<address>/metrics (tcp://host:port; "" = off).
+    metrics_address: str = ""
 
 
 def parse_sidecar_config(section: dict[str, Any]) -> SidecarConfig:
@@ -303,12 +307,16 @@ def run_sidecar(home: str, config: SidecarConfig, stop: threading.Event | None =
         l2 = start_l2_follower(config, stop)
         server, _ = start_sidecar_server(address, view, lambda: build_status(watcher, view, state),
                                          l2, randomness)
+        metrics = start_metrics_server(config.metrics_address,
+                                       build_sidecar_registry(watcher, view, state, l2))
         install_signal_handlers(stop)
         try:
             run_watcher(watcher, state, config, stop, randomness, l1)
             stop.wait()  # a halted watcher still serves what it has
         finally:
             server.stop(grace=1.0).wait()
+            if metrics is not None:
+                metrics.stop()
     finally:
         store.close()
     log.info("sidecar stopped")

@@ -102,7 +102,9 @@ class AgentStats:
     produced: int = 0
     last_produced_height: int = 0
     failures: int = 0
+    failures_total: int = 0
     last_error: str = ""
+    l2_head: int = 0  # the L2 head height last read
 
 
 class SequencerAgent:
@@ -159,6 +161,7 @@ class SequencerAgent:
         if self.sequencer_id is None:
             return self.poll_interval_s * 10  # not a sequencer (yet): look again later
         head = self.l2.get_head()
+        self.stats.l2_head = head.height
         height = head.height + 1
         if not self.is_our_turn(height):
             return self.poll_interval_s
@@ -187,6 +190,7 @@ def run_agent(agent: SequencerAgent, wake: threading.Event, stop: threading.Even
             delay = agent.step()
         except Exception as exc:  # noqa: BLE001 - RPC failure, garbage answer or bug: retry
             agent.stats.failures += 1
+            agent.stats.failures_total += 1
             agent.stats.last_error = f"{type(exc).__name__}: {exc}"
             delay = min(MAX_BACKOFF_S, agent.poll_interval_s * 2 ** min(agent.stats.failures, 6))
             kind = type(exc).__name__
@@ -206,7 +210,7 @@ def run_agent(agent: SequencerAgent, wake: threading.Event, stop: threading.Even
 
 
 def run_sequencer(signer: bytes, l2_rpc_url: str, node_rpc_url: str, poll_interval_ms: int,
-                  stop: threading.Event) -> None:
+                  stop: threading.Event, metrics_address: str = "") -> None:
     """Runs the agent against the L2 node and this validator's CometBFT until `stop`."""
     from abci_app.l2.chain_reader import CometChainReader, NewBlockWaker
 
@@ -216,5 +220,11 @@ def run_sequencer(signer: bytes, l2_rpc_url: str, node_rpc_url: str, poll_interv
                            poll_interval_ms / 1000)
     log.info("sequencer agent for signer 0x%s: L2 %s, chain %s", signer.hex(), l2_rpc_url,
              node_rpc_url)
+    from abci_app.l2.metrics import build_agent_registry
+    from abci_app.node.metrics import start_metrics_server
+
+    metrics = start_metrics_server(metrics_address, build_agent_registry(agent))
     run_agent(agent, wake, stop)
+    if metrics is not None:
+        metrics.stop()
     log.info("sequencer agent stopped after producing %d L2 blocks", agent.stats.produced)

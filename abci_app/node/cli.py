@@ -15,6 +15,7 @@ from abci_app.errors import AppError
 from abci_app.node.config import ConfigError, load_config
 from abci_app.node.deps import DependencyError, check_consensus_deps
 from abci_app.node.home import HomeError, NodePorts, init_home
+from abci_app.node.logs import LOG_FORMATS, setup_logging
 
 F = TypeVar("F", bound=Callable[..., Any])
 KNOWN_ERRORS = (AppError, ConfigError, DependencyError, HomeError, OSError, ValueError)
@@ -36,6 +37,9 @@ def friendly_errors(func: F) -> F:
 home_option = click.option(
     "--home", required=True, type=click.Path(file_okay=False, path_type=Path),
     help="The node's home folder (CometBFT files plus config/seqset.toml).")
+log_format_option = click.option(
+    "--log-format", type=click.Choice(LOG_FORMATS), default=None,
+    help="Override [app] log_format: text, or json (one object per line).")
 
 
 def _find_cometbft() -> str:
@@ -66,13 +70,37 @@ def main() -> None:
 @click.option("--transport", type=click.Choice(["socket", "grpc"]), default="socket",
               show_default=True)
 @click.option("--cometbft", "cometbft_binary", default=None, help="Path to the cometbft binary.")
+@click.option("--join", "join_rpc", default=None, metavar="RPC_URL",
+              help="Join the network of the node at this RPC: its genesis, and it as peer.")
+@click.option("--l1-rpc", default=None, help="L1 RPC for this validator's sidecar.")
+@click.option("--contract", default=None, help="The Locking contract (with --l1-rpc).")
+@click.option("--l1-start-block", default=1, show_default=True, type=int,
+              help="First L1 block the sidecar scans: the contract's deployment block.")
+@click.option("--confirmations", default=12, show_default=True, type=int,
+              help="L1 blocks on top of an event before the sidecar reports it.")
+@click.option("--l2-rpc", default=None, help="L2 RPC for the sidecar and the sequencer agent.")
 @friendly_errors
 def init(home: Path, chain_id: str, moniker: str, p2p_port: int, rpc_port: int, abci_port: int,
-         block_time_ms: int, transport: str, cometbft_binary: str | None) -> None:
-    """Create a single-validator home: CometBFT files, genesis and seqset.toml."""
+         block_time_ms: int, transport: str, cometbft_binary: str | None, join_rpc: str | None,
+         l1_rpc: str | None, contract: str | None, l1_start_block: int, confirmations: int,
+         l2_rpc: str | None) -> None:
+    """Create a home: CometBFT files, genesis and seqset.toml (a one-validator chain, or
+    with --join a node of a running network)."""
+    from abci_app.node.join import (
+        ValidatorServices,
+        fetch_network_entry,
+        write_network_entry,
+        write_validator_services,
+    )
+
     binary = cometbft_binary or _find_cometbft()
+    entry = fetch_network_entry(join_rpc) if join_rpc else None
     init_home(home, chain_id, moniker, binary, NodePorts(p2p_port, rpc_port, abci_port),
               block_time_ms, transport)
+    if entry is not None:
+        chain_id = write_network_entry(home, entry)
+    write_validator_services(home, rpc_port, ValidatorServices(
+        l1_rpc or "", contract or "", l1_start_block, confirmations, l2_rpc or ""))
     click.echo(f"initialised {home} (chain {chain_id}); start it with: seqset node --home {home}")
 
 
@@ -85,14 +113,18 @@ def _overrides(abci_address: str | None, transport: str | None) -> dict[str, Any
 @click.option("--abci-address", default=None, help="Override [app] abci_address.")
 @click.option("--transport", type=click.Choice(["socket", "grpc"]), default=None,
               help="Override [app] transport.")
+@log_format_option
 @friendly_errors
-def start(home: Path, abci_address: str | None, transport: str | None) -> None:
+def start(home: Path, abci_address: str | None, transport: str | None,
+          log_format: str | None) -> None:
     """Run the ABCI app alone (start cometbft yourself)."""
-    from abci_app.node.runner import run_app, setup_logging
+    from abci_app.node.genesis_check import validate_genesis_if_present
+    from abci_app.node.runner import run_app
 
     check_consensus_deps()
     config = load_config(home, _overrides(abci_address, transport))
-    setup_logging(config.log_level)
+    validate_genesis_if_present(home)  # one line naming the field, not a HALT at handshake
+    setup_logging(config.log_level, log_format or config.log_format)
     sys.exit(asyncio.run(run_app(home, config)))
 
 
@@ -100,14 +132,18 @@ def start(home: Path, abci_address: str | None, transport: str | None) -> None:
 @home_option
 @click.option("--abci-address", default=None, help="Override [app] abci_address.")
 @click.option("--transport", type=click.Choice(["socket", "grpc"]), default=None)
+@log_format_option
 @friendly_errors
-def node(home: Path, abci_address: str | None, transport: str | None) -> None:
+def node(home: Path, abci_address: str | None, transport: str | None,
+         log_format: str | None) -> None:
     """Run the app and cometbft together; Ctrl-C stops both cleanly."""
-    from abci_app.node.runner import run_node, setup_logging
+    from abci_app.node.genesis_check import validate_genesis_file
+    from abci_app.node.runner import run_node
 
     check_consensus_deps()
     config = load_config(home, _overrides(abci_address, transport))
-    setup_logging(config.log_level)
+    validate_genesis_file(home)  # one line naming the field, not a HALT at the handshake
+    setup_logging(config.log_level, log_format or config.log_format)
     sys.exit(asyncio.run(run_node(home, config)))
 
 
@@ -133,12 +169,13 @@ def export_cmd(home: Path, out_path: Path | None) -> None:
 @home_option
 @click.option("--l1-rpc", default=None, help="Override [sidecar] l1_rpc_url.")
 @click.option("--contract", default=None, help="Override [sidecar] contract_address.")
+@log_format_option
 @friendly_errors
-def sidecar(home: Path, l1_rpc: str | None, contract: str | None) -> None:
+def sidecar(home: Path, l1_rpc: str | None, contract: str | None,
+            log_format: str | None) -> None:
     """Watch the L1 Locking contract and serve confirmed events to this validator's app."""
     from abci_app.l1.sidecar import parse_sidecar_config, run_sidecar, validate_sidecar_config
     from abci_app.node.config import read_toml_section
-    from abci_app.node.runner import setup_logging
 
     section = dict(read_toml_section(home, "sidecar"))
     if l1_rpc:
@@ -146,7 +183,8 @@ def sidecar(home: Path, l1_rpc: str | None, contract: str | None) -> None:
     if contract:
         section["contract_address"] = contract
     config = validate_sidecar_config(parse_sidecar_config(section))
-    setup_logging(load_config(home).log_level)
+    app_config = load_config(home)
+    setup_logging(app_config.log_level, log_format or app_config.log_format)
     run_sidecar(str(home), config)
 
 
@@ -154,8 +192,10 @@ def sidecar(home: Path, l1_rpc: str | None, contract: str | None) -> None:
 @home_option
 @click.option("--l2-rpc", default=None, help="Override [sequencer] l2_rpc_url.")
 @click.option("--node-rpc", default=None, help="Override [sequencer] node_rpc_url.")
+@log_format_option
 @friendly_errors
-def sequencer(home: Path, l2_rpc: str | None, node_rpc: str | None) -> None:
+def sequencer(home: Path, l2_rpc: str | None, node_rpc: str | None,
+              log_format: str | None) -> None:
     """Produce this validator's L2 blocks, only in its turn of the chain's schedule."""
     import signal
     import threading
@@ -163,16 +203,16 @@ def sequencer(home: Path, l2_rpc: str | None, node_rpc: str | None) -> None:
     from abci_app.l2.agent import run_sequencer
     from abci_app.node.config import load_sequencer_config
     from abci_app.node.home import read_signer_key
-    from abci_app.node.runner import setup_logging
 
     config = load_sequencer_config(home, {"l2_rpc_url": l2_rpc, "node_rpc_url": node_rpc})
-    setup_logging(load_config(home).log_level)
+    app_config = load_config(home)
+    setup_logging(app_config.log_level, log_format or app_config.log_format)
     address, _ = read_signer_key(home)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     run_sequencer(bytes.fromhex(address.removeprefix("0x")), config.l2_rpc_url,
-                  config.node_rpc_url, config.poll_interval_ms, stop)
+                  config.node_rpc_url, config.poll_interval_ms, stop, config.metrics_address)
 
 
 @main.command()
@@ -180,8 +220,10 @@ def sequencer(home: Path, l2_rpc: str | None, node_rpc: str | None) -> None:
 @click.option("--node-rpc", default=None, help="Override [relayer] node_rpc_url.")
 @click.option("--l1-rpc", default=None, help="Override [relayer] l1_rpc_url.")
 @click.option("--contract", default=None, help="Override [relayer] contract_address.")
+@log_format_option
 @friendly_errors
-def relayer(home: Path, node_rpc: str | None, l1_rpc: str | None, contract: str | None) -> None:
+def relayer(home: Path, node_rpc: str | None, l1_rpc: str | None, contract: str | None,
+            log_format: str | None) -> None:
     """Submit the chain's complete settlement batches to the Locking contract (anyone may)."""
     import signal
     import threading
@@ -197,11 +239,11 @@ def relayer(home: Path, node_rpc: str | None, l1_rpc: str | None, contract: str 
         run_relayer,
     )
     from abci_app.node.config import load_relayer_config, resolve_path
-    from abci_app.node.runner import setup_logging
 
     config = load_relayer_config(
         home, {"node_rpc_url": node_rpc, "l1_rpc_url": l1_rpc, "contract_address": contract})
-    setup_logging(load_config(home).log_level)
+    app_config = load_config(home)
+    setup_logging(app_config.log_level, log_format or app_config.log_format)
     sender_key = read_sender_key(resolve_path(home, config.sender_key_file))
     w3 = Web3(Web3.HTTPProvider(config.l1_rpc_url, request_kwargs={"timeout": 20}))
     # Binding reads the token address: retry until L1 answers rather than exit.
@@ -215,7 +257,8 @@ def relayer(home: Path, node_rpc: str | None, l1_rpc: str | None, contract: str 
     click.echo(f"relayer: chain {config.node_rpc_url} -> Locking {config.contract_address} "
                f"on {config.l1_rpc_url}, sending from {target.sender}")
     run_relayer(Relayer(ChainPendingSource(config.node_rpc_url), target,
-                        config.poll_interval_s, config.max_backoff_s), stop)
+                        config.poll_interval_s, config.max_backoff_s), stop,
+                 config.metrics_address)
 
 
 def _attach_when_up(attach: Callable[[], Any], stop: Any) -> Any:
@@ -275,6 +318,33 @@ def genesis_from_l1(rpc_url: str, contract_address: str, block: int, home: Path 
     doc["app_state"] = app_state
     path.write_text(json.dumps(doc, indent=2) + "\n")
     click.echo(f"wrote {len(app_state['sequencers'])} sequencers from L1 block {block} to {path}")
+
+
+@genesis.command(name="validate")
+@home_option
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@friendly_errors
+def genesis_validate(home: Path, output: str) -> None:
+    """Check config/genesis.json offline: the app state, params and CometBFT's side."""
+    from abci_app.node.genesis_check import validate_genesis_file
+
+    summary = validate_genesis_file(home)
+    click.echo(json.dumps(summary.to_json()) if output == "json" else summary.describe())
+
+
+from abci_app.dashboard.cli import dashboard  # noqa: E402
+
+main.add_command(dashboard)
+
+
+from abci_app.node.cli_l1 import l1 as l1_group  # noqa: E402 - registered after main exists
+
+main.add_command(l1_group)
+
+from abci_app.node.cli_chain import COMMANDS as CHAIN_COMMANDS  # noqa: E402
+
+for _command in CHAIN_COMMANDS:
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

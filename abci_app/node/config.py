@@ -8,6 +8,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from abci_app.node.logs import LOG_FORMATS
+
 CONFIG_RELATIVE_PATH = Path("config") / "seqset.toml"
 
 
@@ -38,6 +40,8 @@ class AppConfig:
     # Prometheus metrics on http://<address>/metrics ("" = off).
     metrics_address: str = ""
     log_level: str = "info"
+    # "text" or "json" (one object per line); `--log-format` overrides it.
+    log_format: str = "text"
     # This validator's secp256k1 signer key (`seqset init` writes it), which signs settlement
     # batches in ExtendVote. A missing file: no settlement signatures (logged once).
     signer_key_file: str = "config/signer_key.json"
@@ -63,6 +67,8 @@ def validate_config(config: AppConfig) -> AppConfig:
         raise ConfigError("snapshot_interval must be >= 0 and snapshot_keep_recent >= 1")
     if config.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"log_level must be debug, info, warning or error: {config.log_level!r}")
+    if config.log_format not in LOG_FORMATS:
+        raise ConfigError(f"log_format must be text or json, got {config.log_format!r}")
     return config
 
 
@@ -124,6 +130,8 @@ class SequencerConfig:
     node_rpc_url: str = "http://127.0.0.1:26657"
     # Fallback poll when no NewBlock event arrives, in milliseconds.
     poll_interval_ms: int = 100
+    # Prometheus metrics on http://<address>/metrics (tcp://host:port; "" = off).
+    metrics_address: str = ""
 
 
 def load_sequencer_config(home: Path, overrides: dict[str, Any] | None = None
@@ -159,6 +167,8 @@ class RelayerConfig:
     poll_interval_s: float = 2.0
     # Retries after a failure wait 2x longer each time, up to this.
     max_backoff_s: float = 60.0
+    # Prometheus metrics on http://<address>/metrics (tcp://host:port; "" = off).
+    metrics_address: str = ""
 
 
 def _coerce_relayer(name: str, value: Any, default: Any) -> Any:

@@ -5,18 +5,23 @@ import json
 import os
 import re
 import subprocess
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import coincurve
 from eth_utils.crypto import keccak
 
 from abci_app import chain
 from abci_app.chain.params import NS_PER_S, compute_params_from_json
-from abci_app.node.config import CONFIG_RELATIVE_PATH, AppConfig, render_config
+from abci_app.client.rpc import DEFAULT_NODE_RPC
+from abci_app.node.config import CONFIG_RELATIVE_PATH, AppConfig, ConfigError, render_config
 
 SIGNER_KEY_FILE = Path("config") / "signer_key.json"
+COMETBFT_CONFIG = Path("config") / "config.toml"
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 DEFAULT_LOCK_WEI = 1_000 * 10**18
 
 
@@ -29,6 +34,35 @@ class NodePorts:
     p2p: int = 26656
     rpc: int = 26657
     abci: int = 26658
+
+
+def compute_node_url(laddr: str) -> str:
+    """CometBFT's rpc laddr ("tcp://0.0.0.0:26657") as a URL this machine can reach."""
+    parts = urlsplit(laddr if "://" in laddr else f"tcp://{laddr}")
+    if parts.scheme not in ("tcp", "http") or parts.port is None:
+        raise ConfigError(f"[rpc] laddr {laddr!r} is not a tcp://host:port address")
+    host = "127.0.0.1" if (parts.hostname or "") in WILDCARD_HOSTS else parts.hostname
+    return f"http://{host}:{parts.port}"
+
+
+def get_home_node_url(home: Path) -> str:
+    """The node URL from the home's CometBFT config/config.toml ([rpc] laddr)."""
+    path = home / COMETBFT_CONFIG
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        return DEFAULT_NODE_RPC
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    laddr = (doc.get("rpc") or {}).get("laddr")
+    return compute_node_url(str(laddr)) if laddr else DEFAULT_NODE_RPC
+
+
+def resolve_node_url(node: str | None, home: Path | None) -> str:
+    """--node if given, else the --home node's own RPC, else CometBFT's default address."""
+    if node:
+        return node
+    return get_home_node_url(home) if home is not None else DEFAULT_NODE_RPC
 
 
 def set_toml_value(text: str, section: str, key: str, value: str) -> str:

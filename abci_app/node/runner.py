@@ -5,13 +5,13 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 from concurrent import futures
 from pathlib import Path
 
 import grpc
 
 from abci_app.handlers.app import SeqsetApp
+from abci_app.handlers.metrics import AppMetrics
 from abci_app.handlers.proposals import ProposalHandler
 from abci_app.handlers.query_service import add_query_service
 from abci_app.handlers.sidecar_feed import SidecarFeed
@@ -19,18 +19,13 @@ from abci_app.handlers.snapshots import SnapshotManager
 from abci_app.l1.client import SidecarClient
 from abci_app.node.config import AppConfig, resolve_path
 from abci_app.node.home import read_signer_key
+from abci_app.node.logs import set_height_source
 from abci_app.node.metrics import MetricsServer
 from abci_app.server.grpc_server import start_grpc_server
 from abci_app.server.socket_server import AbciSocketServer, parse_listen_address
 from abci_app.store.state_store import StateStore
 
 log = logging.getLogger("seqset.runner")
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), stream=sys.stderr,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
 
 def build_app(home: Path, config: AppConfig) -> SeqsetApp:
@@ -43,7 +38,9 @@ def build_app(home: Path, config: AppConfig) -> SeqsetApp:
     proposals = ProposalHandler(feed, settlement_key=load_settlement_key(home, config))
     snapshots = SnapshotManager(home / "data" / "snapshots", config.snapshot_interval,
                                 config.snapshot_keep_recent, config.snapshot_chunk_bytes)
-    return SeqsetApp(StateStore(str(db_dir)), proposals, snapshots)
+    app = SeqsetApp(StateStore(str(db_dir)), proposals, snapshots)
+    set_height_source(app.get_log_height)  # every log line names the height in hand
+    return app
 
 
 def load_settlement_key(home: Path, config: AppConfig) -> bytes | None:
@@ -93,7 +90,8 @@ class AppServers:
         if cfg.query_grpc_address:
             self._grpc.append(start_query_server(self.app, cfg.query_grpc_address))
         if cfg.metrics_address:
-            self._metrics = MetricsServer(cfg.metrics_address, self.app)
+            self.app.metrics = AppMetrics()  # filled from the next Commit on
+            self._metrics = MetricsServer(cfg.metrics_address, self.app.metrics.render)
             self._metrics.start()
 
     def _start_sidecar_feed(self) -> None:

@@ -1,0 +1,1 @@
+"""The read-only web dashboard (`seqset dashboard`): the sequencer set for people."""
