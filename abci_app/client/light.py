@@ -38,6 +38,8 @@ PRECOMMIT = pb.types.SignedMsgType.SIGNED_MSG_TYPE_PRECOMMIT
 ED25519_KEY_TYPE = "tendermint/PubKeyEd25519"
 ADDRESS_BYTES = 20
 MAX_VALIDATORS_PAGE = 100  # CometBFT's per_page ceiling on /validators
+MAX_VALIDATOR_PAGES = 100  # 10,000 validators: a node claiming more is not read forever
+MAX_TOTAL_VOTING_POWER = ((1 << 63) - 1) // 8  # types/validator_set.go MaxTotalVotingPower
 
 # Fetches one RPC method's result: (method, params) -> result object.
 Fetch = Callable[..., dict[str, Any]]
@@ -165,6 +167,11 @@ def parse_validators(entries: list[dict[str, Any]]) -> list[Validator]:
         if address != _hex(entry.get("address")):
             raise LightClientError(f"validator {entry.get('address')}: address is not its key's")
         validators.append(Validator(address, pub_key, int(entry["voting_power"])))
+    # Verify the powers are a set CometBFT could hold: each positive, the sum bounded
+    if any(v.power < 1 for v in validators) or sum(
+            v.power for v in validators) > MAX_TOTAL_VOTING_POWER:
+        raise LightClientError("validator set: a power is not positive or the total exceeds "
+                               f"{MAX_TOTAL_VOTING_POWER}")
     return validators
 
 
@@ -259,14 +266,14 @@ def verify_trusting(header: dict[str, Any], commit: dict[str, Any],
 
 def get_validators(fetch: Fetch, height: int) -> list[Validator]:
     entries: list[dict[str, Any]] = []
-    page = 1
-    while True:
+    for page in range(1, MAX_VALIDATOR_PAGES + 1):
         result = fetch("validators", height=str(height), page=str(page),
                        per_page=str(MAX_VALIDATORS_PAGE))
         entries += result.get("validators") or []
         if not result.get("validators") or len(entries) >= int(result.get("total", 0)):
             return parse_validators(entries)
-        page += 1
+    raise LightClientError(f"/validators?height={height}: more than "
+                           f"{MAX_VALIDATOR_PAGES * MAX_VALIDATORS_PAGE} validators")
 
 
 def get_signed_header(fetch: Fetch, height: int) -> tuple[dict[str, Any], dict[str, Any]]:

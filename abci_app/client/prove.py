@@ -115,6 +115,9 @@ def read_answer(rpc: NodeRpc, path: str, data: bytes, height: int
         raise _ChainMovedError(str(response.get("log")))
     answer = decode_query_response(path, response)
     at = int(response.get("height", 0))
+    # Verify the answer is at the height asked (a node could answer from an older state)
+    if at < 1 or (height and at != height):
+        raise ProofError(f"asked at height {height or 'latest'}, the node answered at {at}")
     key = base64.b64decode(str(response.get("key") or ""))
     if not key:
         raise ProofError(f"/{path.strip('/')}: this answer is built from many records and "

@@ -7,6 +7,8 @@ section HTML from /api/overview every few seconds and shows when that fails.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from string import Template
 
 from abci_app.dashboard.render import SECTIONS, esc
@@ -78,13 +80,26 @@ $sections
 """)
 
 
+def compute_script(refresh_ms: int) -> str:
+    return Template(SCRIPT).substitute(api=API_PATH, refresh_ms=int(refresh_ms))
+
+
+def compute_csp(refresh_ms: int) -> str:
+    """The page's Content-Security-Policy: only the page's own script runs (by its hash),
+    so markup that slipped into a section could not run inline handlers."""
+    digest = base64.b64encode(hashlib.sha256(compute_script(refresh_ms).encode()).digest())
+    return (f"default-src 'none'; script-src 'sha256-{digest.decode()}'; "
+            "style-src 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; "
+            "form-action 'none'; frame-ancestors 'none'")
+
+
 def render_page(sections: dict[str, str], title: str, updated: str, error: str,
                 refresh_ms: int) -> str:
     """The whole page; `sections` are render.py's fragments (empty when the node is down)."""
     body = "".join(
         f'<section><h2>{esc(heading)}</h2><div id="section-{name}">{sections.get(name, "")}'
         "</div></section>" for name, heading, _ in SECTIONS)
-    script = Template(SCRIPT).substitute(api=API_PATH, refresh_ms=int(refresh_ms))
+    script = compute_script(refresh_ms)
     return PAGE.substitute(
         title=esc(title), style=STYLE, updated=esc(updated), sections=body, script=script,
         banner=esc(error), banner_hidden="" if error else " hidden")

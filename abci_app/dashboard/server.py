@@ -18,7 +18,7 @@ from aiohttp import web
 
 from abci_app.client.rpc import ChainReadError
 from abci_app.dashboard.overview import OverviewReader
-from abci_app.dashboard.page import API_PATH, render_page
+from abci_app.dashboard.page import API_PATH, compute_csp, render_page
 from abci_app.dashboard.render import render_sections
 
 log = logging.getLogger("seqset.dashboard")
@@ -28,9 +28,7 @@ CACHE_S = 1.0
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-        "img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'"),
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
 
 
@@ -68,6 +66,8 @@ class Dashboard:
         self.refresh_ms = refresh_ms
         self._lock = asyncio.Lock()
         self._last: Snapshot | None = None
+        self.page_headers = {**SECURITY_HEADERS, "Content-Security-Policy": compute_csp(
+            refresh_ms)}
 
     async def get_snapshot(self) -> Snapshot:
         async with self._lock:
@@ -82,7 +82,7 @@ class Dashboard:
                                                      else "")
         html = render_page(snap.sections, self.reader.rpc.url, updated, snap.error,
                            self.refresh_ms)
-        return web.Response(text=html, content_type="text/html", headers=SECURITY_HEADERS)
+        return web.Response(text=html, content_type="text/html", headers=self.page_headers)
 
     async def overview(self, request: web.Request) -> web.Response:
         snap = await self.get_snapshot()

@@ -298,8 +298,11 @@ class SeqsetApp:
         self._block, self._log_height = None, 0
         self.proposals.note_commit(self.store.overlay())
         if self.metrics is not None:
-            self.metrics.observe_commit(self.store.overlay(), height,
-                                        time.monotonic() - started, self.stats)
+            try:  # the block is already written: a metrics bug must not fail Commit
+                self.metrics.observe_commit(self.store.overlay(), height,
+                                            time.monotonic() - started, self.stats)
+            except Exception:  # noqa: BLE001
+                log.exception("metrics at Commit of height %d failed", height)
         if self.snapshots is not None:
             try:
                 self.snapshots.maybe_take(self.store, height)

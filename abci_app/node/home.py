@@ -129,8 +129,11 @@ def create_signer_key(home: Path) -> str:
     key = coincurve.PrivateKey()
     address = "0x" + keccak(key.public_key.format(compressed=False)[1:])[-20:].hex()
     path = home / SIGNER_KEY_FILE
-    path.write_text(json.dumps({"address": address, "private_key": key.secret.hex()}))
-    os.chmod(path, 0o600)
+    # Created 0600 (not chmod'ed after a write): the key is never readable by others
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(json.dumps({"address": address, "private_key": key.secret.hex()}))
     return address
 
 

@@ -16,6 +16,7 @@ from abci_app.client.light import (
     compute_header_hash,
     compute_merkle_root,
     compute_validator_set_hash,
+    get_validators,
     parse_validators,
     verify_commit,
     verify_header_at,
@@ -142,3 +143,25 @@ def test_trusting_needs_more_than_a_third_of_the_trusted_power(
     strangers = [type(v)(bytes(20), v.pub_key, v.power) for v in validators]
     with pytest.raises(LightClientError, match="need more than 1/3"):
         verify_trusting(header, commit, strangers)
+
+
+@pytest.mark.parametrize("power", ["0", "-5", str(1 << 62)])
+def test_invalid_power_is_refused(captured: dict[str, Any], power: str) -> None:
+    entries = copy.deepcopy(captured["validators"]["validators"])
+    entries[1]["voting_power"] = power
+    with pytest.raises(LightClientError, match="power is not positive or the total exceeds"):
+        parse_validators(entries)
+
+
+def test_invalid_endless_validator_pages_stop(captured: dict[str, Any]) -> None:
+    entry = captured["validators"]["validators"][0]
+    calls = []
+
+    def fetch(method: str, **params: str) -> dict[str, Any]:
+        calls.append(params["page"])
+        if len(calls) > 1000:
+            raise AssertionError("still reading pages")
+        return {"validators": [entry], "total": "1000000000"}
+
+    with pytest.raises(LightClientError, match="more than 10000 validators"):
+        get_validators(fetch, 5)

@@ -3,7 +3,9 @@ settlement key and the relayer its config in seqset.toml."""
 
 import json
 import logging
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,3 +84,26 @@ def test_invalid_relayer_config_is_refused(tmp_path: Path, line: str, message: s
     write_toml(tmp_path, f"\n[relayer]\n{line}\n")
     with pytest.raises(ConfigError, match=message):
         load_relayer_config(tmp_path)
+
+
+def test_signer_key_is_never_readable_by_others(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from abci_app.node.home import SIGNER_KEY_FILE, create_signer_key
+
+    (tmp_path / "config").mkdir()
+    modes = []
+    real_open = os.open
+
+    def watch_open(path: Any, flags: int, mode: int = 0o777, **kw: Any) -> int:
+        modes.append(mode)
+        return real_open(path, flags, mode, **kw)
+
+    old_umask = os.umask(0o022)
+    try:
+        monkeypatch.setattr(os, "chmod", lambda *a, **k: None)  # no fixing the mode afterwards
+        monkeypatch.setattr(os, "open", watch_open)
+        create_signer_key(tmp_path)
+    finally:
+        os.umask(old_umask)
+    assert (tmp_path / SIGNER_KEY_FILE).stat().st_mode & 0o077 == 0
+    assert modes and all(m & 0o077 == 0 for m in modes)

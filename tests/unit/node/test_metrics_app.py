@@ -146,3 +146,20 @@ def test_in_flight_settlement_batch_shows_as_backlog() -> None:
     assert sample(app, "seqset_settlement_pending_batches") == 1
     assert sample(app, "seqset_settlement_pending_items") == 3
     assert sample(app, "seqset_settlement_in_flight_blocks") == 4
+
+
+def test_a_failing_metrics_update_does_not_fail_commit() -> None:
+    halts: list[str] = []
+    app = SeqsetApp(StateStore(None), ProposalHandler(), None, halts.append)
+    app.metrics = AppMetrics()
+    app.handle(pb.abci.Request(init_chain=pb.abci.RequestInitChain(
+        chain_id=CHAIN_ID, initial_height=1, app_state_bytes=make_app_state([10 * ETH] * 3))))
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("metrics bug")
+
+    app.metrics.observe_commit = broken  # type: ignore[method-assign]
+    app.handle(pb.abci.Request(finalize_block=pb.abci.RequestFinalizeBlock(height=1)))
+    response = app.handle(pb.abci.Request(commit=pb.abci.RequestCommit()))
+    assert response.WhichOneof("value") == "commit" and not halts
+    assert app.store.last_height == 1
