@@ -189,11 +189,11 @@ def run_query(route: QueryRoute, options: dict[str, Any]) -> None:
         data = compute_page_request(route, limit or 0, cursor)
     if options["prove"]:
         trust = compute_trust(options["trust_height"], options["trust_hash"])
+        answer, height = prove_query(rpc, path, data, options["height"] or 0, trust)
         if trust is None:
             click.echo("warning: no --trust-height/--trust-hash: the validator set is the "
                        "node's own, so this proves the answer matches the node's signed header, "
                        "not that the node is honest", err=True)
-        answer, height = prove_query(rpc, path, data, options["height"] or 0, trust)
         source = f"trusted header {trust.height}" if trust else "the node, checked by the header"
         echo_answer(answer, options["output"], {"proof": {
             "height": height, "header": height + 1, "validator_set_from": source}})

@@ -133,6 +133,8 @@ def test_prove_verifies_live_answers(net: L2Localnet) -> None:
     for command in (["sequencer", "1"], ["params"], ["account", signer], ["l1-nonce"]):
         answer = ok_json("query", *command, "--prove", "--node", url)
         assert answer["proof"]["header"] == answer["proof"]["height"] + 1, command
+    untrusted = seqset("query", "params", "--prove", "--node", url)
+    assert "warning: no --trust-height/--trust-hash" in untrusted.stderr
     fails(seqset("query", "sequencers", "--prove", "--node", url),
           "proof refused: /sequencers: this answer is built from many records")
 
@@ -143,6 +145,8 @@ def test_prove_from_a_trusted_header(net: L2Localnet) -> None:
     answer = ok_json("query", "sequencer", "2", "--prove", "--trust-height", "2",
                      "--trust-hash", trusted, "--node", url)
     assert answer["proof"]["validator_set_from"] == "trusted header 2"
+    assert "warning" not in seqset("query", "sequencer", "2", "--prove", "--trust-height", "2",
+                                   "--trust-hash", trusted, "--node", url).stderr
     fails(seqset("query", "sequencer", "2", "--prove", "--trust-height", "2",
                  "--trust-hash", "00" * 32, "--node", url),
           "proof refused: header 2 does not hash to the trusted hash")
