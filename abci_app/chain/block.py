@@ -28,8 +28,16 @@ finalize_block(kv, block):
        process_settlement_batch  form the next settlement batch (l1_chain_id set only)
        process_validator_updates diff for CometBFT (effective at H+2)
      Rewards are credited when an epoch closes (inside process_l2_headers).
+
+Per-block work follows what changed: the block's writes go through BlockWrites, which
+notes whether the validator index moved. When it did not, process_rotation checks the
+current producer from its own record instead of reading the candidates, and
+process_validator_updates sends no diff without reading the index (see each).
 """
 
+from collections.abc import Iterator
+
+from abci_app.chain import keys
 from abci_app.chain.l1events import process_l1_events
 from abci_app.chain.l2 import process_l2_headers
 from abci_app.chain.params import NS_PER_S, Params
@@ -47,6 +55,31 @@ from abci_app.chain.types import BlockInput, BlockOutcome, Event, ValidatorUpdat
 from abci_app.chain.validators import process_validator_updates
 from abci_app.chain.withdrawals import process_withdrawal_queue
 from abci_app.store.kv import KVStore
+
+
+class BlockWrites:
+    """A block's KVStore: reads go straight to `kv`; writes note whether any touched the
+    validator index. Deterministic: a function of the block's own writes."""
+
+    def __init__(self, kv: KVStore) -> None:
+        self._kv = kv
+        self.get = kv.get
+        self.validator_index_changed = False
+
+    def set(self, key: bytes, value: bytes) -> None:
+        self._note(key)
+        self._kv.set(key, value)
+
+    def delete(self, key: bytes) -> None:
+        self._note(key)
+        self._kv.delete(key)
+
+    def iterate(self, prefix: bytes, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
+        return self._kv.iterate(prefix, start)
+
+    def _note(self, key: bytes) -> None:
+        if key.startswith(keys.VALIDATOR_INDEX_PREFIX):
+            self.validator_index_changed = True
 
 
 def process_begin_block(kv: KVStore, block: BlockInput, params: Params) -> None:
@@ -68,17 +101,19 @@ def process_attested_l2(
 
 
 def process_end_block(
-    kv: KVStore, block: BlockInput, params: Params
+    kv: BlockWrites, block: BlockInput, params: Params
 ) -> tuple[list[ValidatorUpdate], list[Event]]:
     events = process_downtime(kv, block, params)
     events += process_misbehavior(kv, block, params)
     events += process_withdrawal_queue(kv, block.time_ns)
     events += process_settlement_batch(kv, block, params)
-    updates, update_events = process_validator_updates(kv, block.height, params)
+    updates, update_events = process_validator_updates(
+        kv, block.height, params, index_changed=kv.validator_index_changed)
     return updates, events + update_events
 
 
-def finalize_block(kv: KVStore, block: BlockInput) -> BlockOutcome:
+def finalize_block(store: KVStore, block: BlockInput) -> BlockOutcome:
+    kv = BlockWrites(store)
     params = get_params(kv)
     # This block's votes were cast on the previous block: what they attest was seen by then.
     observed_time_ns = int(get_chain_state(kv).last_block_time_ns)
@@ -86,7 +121,8 @@ def finalize_block(kv: KVStore, block: BlockInput) -> BlockOutcome:
     l1_results = process_l1_events(kv, block.l1_events, block, params)
     attested_events = process_attested_l2(kv, block, params, observed_time_ns)
     attested_events += process_seed_fallback(kv, block, params)
-    attested_events += process_rotation(kv, block, params)
+    attested_events += process_rotation(kv, block, params,
+                                        index_changed=kv.validator_index_changed)
     tx_results = [process_tx(kv, raw, block.chain_id, block.time_ns, params) for raw in block.txs]
     updates, events = process_end_block(kv, block, params)
     return BlockOutcome(tx_results=tx_results, validator_updates=updates,

@@ -69,7 +69,7 @@ the scheduled one, credited when its epoch closes.
 
 import hashlib
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from itertools import accumulate
 from typing import Protocol
 
@@ -84,13 +84,19 @@ from abci_app.chain.state import (
     get_known_sequencer,
     get_params,
     get_record,
+    get_sequencer,
     get_validator_index,
+    is_eligible_validator,
     put_chain_state,
     put_record,
     put_sequencer,
 )
 from abci_app.chain.types import BlockInput, Event
-from abci_app.chain.validators import compute_indexed_entry, compute_validator_set
+from abci_app.chain.validators import (
+    compute_indexed_entry,
+    compute_validator_set,
+    get_latest_validator_ids,
+)
 from abci_app.errors import QueryBadRequestError, QueryNotFoundError
 from abci_app.store.kv import KVStore
 from abci_app.valset import ValidatorEntry
@@ -296,19 +302,39 @@ def is_timed_out(block: BlockInput, last_progress_time_ns: int, params: Params) 
     return elapsed >= timeout_ns and is_attestation_flowing(block)
 
 
-def process_rotation(kv: KVStore, block: BlockInput, params: Params) -> list[Event]:
+def is_surely_candidate(
+    seq: state.Sequencer | None, newest_set_ids: Collection[int], time_ns: int, params: Params
+) -> bool:
+    """Pure: `seq` is a rotation candidate at `time_ns`, provided the validator index has
+    not moved since the newest stored validator set (ids `newest_set_ids`) was computed.
+    That set equals the index's first max_validators entries after every block (see
+    process_validator_updates) and consensus keys are unique, so an eligible sequencer in
+    it is in the index's top. False means "not known": read the candidates."""
+    return (seq is not None and is_eligible_validator(seq, params)
+            and seq.producer_jailed_until_ns <= time_ns and int(seq.id) in newest_set_ids)
+
+
+def process_rotation(
+    kv: KVStore, block: BlockInput, params: Params, *, index_changed: bool = True
+) -> list[Event]:
     """Replace an ineligible producer at once, a silent one after the timeout (is_timed_out).
-    Nothing while the current epoch is done and the next waits for its seed."""
+    Nothing while the current epoch is done and the next waits for its seed.
+
+    The candidates are read only when the producer may have stopped being one (the
+    producer changed status, or the validator index moved in this block; epoch starts
+    check in seeds.start_epoch): see is_surely_candidate."""
     if not is_l2_registered(params):
         return []
     chain = get_chain_state(kv)
     schedule = get_known_epoch_schedule(kv, chain.current_epoch)
     if chain.last_l2_height >= schedule.last_l2_height:
         return []  # nobody is scheduled: no height of this epoch is left
-    events = replace_ineligible_producer(kv, schedule, block, params)
-    if events:
-        return events
     producer = get_current_producer(schedule)
+    if index_changed or not is_surely_candidate(
+            get_sequencer(kv, producer), get_latest_validator_ids(kv), block.time_ns, params):
+        events = replace_ineligible_producer(kv, schedule, block, params)
+        if events:
+            return events
     if producer == NO_PRODUCER:
         return []
     if not is_timed_out(block, int(chain.last_progress_time_ns), params):

@@ -7,6 +7,7 @@ into ints at the edge so the transitions only do integer math.
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeVar
 
 from google.protobuf.message import Message
@@ -72,9 +73,18 @@ def _load(kv: KVStore, key: bytes, cls: type[M]) -> M | None:
 
 
 def get_params(kv: KVStore) -> Params:
-    msg = _load(kv, keys.PARAMS, state.Params)
-    if msg is None:
+    raw = kv.get(keys.PARAMS)
+    if raw is None:
         raise RuntimeError("chain params missing: init_chain has not run")
+    return _compute_params_from_bytes(bytes(raw))
+
+
+# Read several times per block; a pure function of the bytes into a frozen Params, so
+# memoising it cannot affect determinism.
+@lru_cache(maxsize=8)
+def _compute_params_from_bytes(raw: bytes) -> Params:
+    msg = state.Params()
+    msg.ParseFromString(raw)
     return compute_params_from_proto(msg)
 
 

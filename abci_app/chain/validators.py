@@ -24,7 +24,7 @@ from abci_app.chain.params import Params, compute_power
 from abci_app.chain.params import compute_max_validator_power as compute_max_validator_power
 from abci_app.chain.state import (
     ValidatorIndexItem,
-    get_records,
+    get_record,
     get_stake,
     get_validator_index,
     put_record,
@@ -87,23 +87,34 @@ def _entries_from_record(record: state.ValidatorSetRecord) -> list[ValidatorEntr
     ]
 
 
-def _records(kv: KVStore) -> list[state.ValidatorSetRecord]:
-    return get_records(kv, keys.VALSET_PREFIX, state.ValidatorSetRecord)
+def get_validator_set_heights(kv: KVStore) -> list[int]:
+    """The heights of the stored set records, ascending; read from the keys alone."""
+    start = len(keys.VALSET_PREFIX)
+    return [keys.decode_u64(key[start:]) for key, _ in kv.iterate(keys.VALSET_PREFIX)]
+
+
+def _get_set_at(kv: KVStore, record_height: int) -> list[ValidatorEntry]:
+    record = get_record(kv, keys.valset_key(record_height), state.ValidatorSetRecord)
+    return [] if record is None else _entries_from_record(record)
 
 
 def get_validator_set(kv: KVStore, height: int) -> list[ValidatorEntry]:
     """The set that signs blocks at `height`; [] before the first stored set."""
-    chosen = None
-    for record in _records(kv):
-        if record.height > height:
-            break
-        chosen = record
-    return [] if chosen is None else _entries_from_record(chosen)
+    covering = [h for h in get_validator_set_heights(kv) if h <= height]
+    return _get_set_at(kv, covering[-1]) if covering else []
 
 
 def get_latest_validator_set(kv: KVStore) -> list[ValidatorEntry]:
-    records = _records(kv)
-    return [] if not records else _entries_from_record(records[-1])
+    heights = get_validator_set_heights(kv)
+    return _get_set_at(kv, heights[-1]) if heights else []
+
+
+def get_latest_validator_ids(kv: KVStore) -> set[int]:
+    """Sequencer ids of the newest stored set (membership tests only)."""
+    heights = get_validator_set_heights(kv)
+    record = None if not heights else get_record(
+        kv, keys.valset_key(heights[-1]), state.ValidatorSetRecord)
+    return set() if record is None else {int(v.sequencer_id) for v in record.validators}
 
 
 def put_validator_set(kv: KVStore, height: int, entries: Sequence[ValidatorEntry]) -> None:
@@ -120,21 +131,27 @@ def put_validator_set(kv: KVStore, height: int, entries: Sequence[ValidatorEntry
 
 def prune_validator_sets(kv: KVStore, height: int) -> None:
     """Keep every record that covers a height >= height - 2."""
-    records = _records(kv)
+    heights = get_validator_set_heights(kv)
     floor = height - VALIDATOR_UPDATE_DELAY
-    for record, successor in zip(records, records[1:], strict=False):
-        if successor.height <= floor:
-            kv.delete(keys.valset_key(record.height))
+    for record_height, successor in zip(heights, heights[1:], strict=False):
+        if successor <= floor:
+            kv.delete(keys.valset_key(record_height))
 
 
 def process_validator_updates(
-    kv: KVStore, height: int, params: Params
+    kv: KVStore, height: int, params: Params, *, index_changed: bool = True
 ) -> tuple[list[ValidatorUpdate], list[Event]]:
     """Diff the eligible set against the last set sent to CometBFT.
 
     An empty set is never sent: CometBFT halts on it. Instead the previous set
     stays (jailed members keep signing until someone becomes eligible again).
+
+    `index_changed` False (no write touched the validator index in this block) skips
+    the diff: after every block the newest record equals the index's first
+    max_validators entries, or the index is empty (the set kept), so the diff is empty.
     """
+    if not index_changed:
+        return [], _process_unchanged_set(kv, height)
     new = get_indexed_validator_set(kv, params)
     old = get_latest_validator_set(kv)
     events: list[Event] = []
@@ -151,3 +168,11 @@ def process_validator_updates(
         ]))
     prune_validator_sets(kv, height)
     return updates, events
+
+
+def _process_unchanged_set(kv: KVStore, height: int) -> list[Event]:
+    """What the diff would give when the index did not move: nothing, or the kept set."""
+    prune_validator_sets(kv, height)
+    if not get_validator_index(kv, 1):
+        return [Event("validator_set_kept", [("reason", "no eligible sequencer")])]
+    return []

@@ -1,6 +1,7 @@
 """Settlement batches: formation, signatures, completeness, BatchSettled, and the issue's
 "Why" bullets at chain level (each fails on the code before issue 14)."""
 
+import json
 from typing import Any
 
 from abci_app import chain, pb
@@ -11,13 +12,18 @@ from abci_app.chain.settlement import get_settlement_batch
 from abci_app.chain.state import get_l1_locked, get_locked, get_record, get_sequencer, put_sequencer
 from abci_app.chain.withdrawals import get_withdrawals
 from abci_app.errors import BatchMismatchError
+from abci_app.store.kv import MemoryKV
 from tests.unit.chain.helpers import (
+    CHAIN_ID,
+    DEFAULT_PARAMS,
     ETH,
+    GENESIS_TIME_NS,
     L1_CHAIN_ID,
     L1_CONTRACT,
     SETTLEMENT_PARAMS,
     Driver,
     consensus_address,
+    genesis_sequencer,
     l1_event,
     make_driver,
     signer_address,
@@ -107,10 +113,14 @@ def test_withdrawal_request_is_capped_at_what_the_chain_holds() -> None:
 
 
 def test_power_never_exceeds_the_l1_lock() -> None:
-    driver = make_driver([100 * ETH] * 3)
-    seq = get_sequencer(driver.kv, 3)
-    seq.l1_locked_wei = str(40 * ETH)
-    put_sequencer(driver.kv, seq)
+    # State changes only in blocks (and genesis): the block's validator diff follows the
+    # writes it sees, so the L1 lock is set in genesis rather than edited between blocks.
+    sequencers = [genesis_sequencer(i, 100 * ETH) for i in (1, 2, 3)]
+    sequencers[2]["l1_locked_wei"] = str(40 * ETH)
+    doc = chain.make_genesis_app_state(sequencers, DEFAULT_PARAMS)
+    kv = MemoryKV()
+    chain.init_chain(kv, json.dumps(doc).encode(), CHAIN_ID, GENESIS_TIME_NS, 1)
+    driver = Driver(kv)
     driver.block()
     assert _power(driver, 3) == 40
 

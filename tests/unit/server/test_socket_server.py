@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from abci_app import pb
-from abci_app.server.framing import AbciConnection, encode_frame, encode_uvarint
+from abci_app.server.framing import AbciConnection, decode_uvarint, encode_frame, encode_uvarint
 from abci_app.server.socket_server import AbciSocketServer, parse_listen_address
 
 
@@ -118,3 +119,36 @@ def test_connection_reports_need_data_on_partial_header() -> None:
     conn = AbciConnection()
     conn.receive_data(b"\x80")
     assert conn.next_request() is None
+
+
+async def test_requests_are_answered_without_the_event_loop(server: str) -> None:
+    # Each connection reads, handles and writes on its own thread: no hand-off through
+    # the event loop per request (the loop is blocked for this whole exchange).
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(5)
+        client.connect(server)
+        client.sendall(echo_frame("a") + echo_frame("b"))
+        buf = b""
+        while len(buf) < 2 * len(echo_frame("a")):
+            chunk = client.recv(4096)
+            assert chunk, "the server closed the connection"
+            buf += chunk
+    messages = []
+    while (header := decode_uvarint(buf)) is not None:
+        length, used = header
+        messages.append(pb.abci.Response.FromString(buf[used:used + length]).echo.message)
+        buf = buf[used + length:]
+    assert messages == ["a", "b"]
+
+
+async def test_close_ends_open_connections(tmp_path: "os.PathLike[str]") -> None:
+    path = os.path.join(str(tmp_path), "abci.sock")
+    srv = AbciSocketServer(stub_handler, f"unix://{path}", max_frame_bytes=4096)
+    await srv.start()
+    reader, writer = await asyncio.open_unix_connection(path)
+    writer.write(echo_frame("open"))
+    await writer.drain()
+    await read_responses(reader, 1)
+    await asyncio.wait_for(srv.close(), timeout=10)
+    assert await asyncio.wait_for(reader.read(), timeout=5) == b""
+    writer.close()
