@@ -10,6 +10,7 @@ those seen jailed); the first Commit after a start reads every sequencer once
 to find those jailed while the node was down.
 """
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,8 +96,13 @@ def get_commit_snapshot(kv: KVStore, height: int, watched: frozenset[int] | None
 class AppMetrics:
     """The app's registry and what feeds it; every method runs on the ABCI thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, snapshot_interval_s: float = 0.0) -> None:
+        """`snapshot_interval_s`: the least time between two reads of the committed state
+        (height and latencies are recorded every Commit), so that a node replaying or racing
+        through blocks pays for the state metrics about once per scrape, not once per block."""
         self.registry = Registry(APP)
+        self.snapshot_interval_s = snapshot_interval_s
+        self._last_snapshot_at: float | None = None
         self._watched: frozenset[int] | None = None  # None until the first Commit's full read
         self._batch_items: tuple[int, int] = (0, 0)  # (nonce, items): decoded once per batch
         for name in ("seqset_proposals_rejected_total", "seqset_vote_extensions_rejected_total",
@@ -126,6 +132,12 @@ class AppMetrics:
         r["seqset_proposals_rejected_total"].set(stats.get("proposals_rejected_total", 0))
         r["seqset_vote_extensions_rejected_total"].set(
             stats.get("vote_extensions_rejected_total", 0))
+        r["seqset_height"].set(height)
+        now = time.monotonic()  # not consensus: only paces this node's own metrics
+        if (self._last_snapshot_at is not None
+                and now - self._last_snapshot_at < self.snapshot_interval_s):
+            return
+        self._last_snapshot_at = now
         snap = get_commit_snapshot(kv, height, self._watched)
         self._watched = snap.jailed_ids | frozenset(snap.power)
         self.record_snapshot(snap, self._get_batch_items(kv, snap.in_flight_nonce))

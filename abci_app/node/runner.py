@@ -25,6 +25,8 @@ from abci_app.server.grpc_server import start_grpc_server
 from abci_app.server.socket_server import AbciSocketServer, parse_listen_address
 from abci_app.store.state_store import StateStore
 
+METRICS_SNAPSHOT_INTERVAL_S = 1.0  # well under any scrape interval
+
 log = logging.getLogger("seqset.runner")
 
 
@@ -90,7 +92,8 @@ class AppServers:
         if cfg.query_grpc_address:
             self._grpc.append(start_query_server(self.app, cfg.query_grpc_address))
         if cfg.metrics_address:
-            self.app.metrics = AppMetrics()  # filled from the next Commit on
+            # filled from the next Commit on; state read at most once a second
+            self.app.metrics = AppMetrics(snapshot_interval_s=METRICS_SNAPSHOT_INTERVAL_S)
             self._metrics = MetricsServer(cfg.metrics_address, self.app.metrics.render)
             self._metrics.start()
 

@@ -163,3 +163,26 @@ def test_a_failing_metrics_update_does_not_fail_commit() -> None:
     response = app.handle(pb.abci.Request(commit=pb.abci.RequestCommit()))
     assert response.WhichOneof("value") == "commit" and not halts
     assert app.store.last_height == 1
+
+
+def test_state_metrics_are_read_at_most_once_per_interval() -> None:
+    app = make_metered_app()
+    assert app.metrics is not None
+    app.metrics.snapshot_interval_s = 3600.0
+    reads: list[int] = []
+    import abci_app.handlers.metrics as metrics_module
+
+    original = metrics_module.get_commit_snapshot
+
+    def counting(*args: Any) -> Any:
+        reads.append(args[1])
+        return original(*args)
+
+    metrics_module.get_commit_snapshot = counting  # type: ignore[assignment]
+    try:
+        for height in (1, 2, 3):
+            run_block(app, height)
+    finally:
+        metrics_module.get_commit_snapshot = original  # type: ignore[assignment]
+    assert reads == [1]  # the first Commit reads the state, the next ones within the hour not
+    assert sample(app, "seqset_height") == 3  # the height follows every block
