@@ -17,6 +17,7 @@ from bench.harness import (
     make_localnet,
     measure_block_rate,
     running_nodes,
+    running_socket_kvstore,
 )
 
 SINGLE_TIMEOUT_COMMIT_MS = 1
@@ -30,6 +31,7 @@ class Chains:
 
     seqset: LocalNode
     kvstore: LocalNode
+    kvstore_socket: LocalNode  # abci-cli kvstore behind the same ABCI socket as seqset
 
 
 def measure_pair(net: Localnet, kv_nodes: list[LocalNode], window_s: float
@@ -44,11 +46,17 @@ def measure_pair(net: Localnet, kv_nodes: list[LocalNode], window_s: float
 def run_single(report: Report, sizes: Sizes, workdir: Path) -> Chains:
     net = make_localnet(workdir / "single", 1, SINGLE_TIMEOUT_COMMIT_MS)
     kv_nodes = make_kvstore_homes(net, workdir / "single-kvstore")
+    socket_nodes = make_kvstore_homes(net, workdir / "single-kvstore-socket", over_socket=True)
     ours, theirs = measure_pair(net, kv_nodes, sizes.window_s)
+    with running_socket_kvstore(socket_nodes):
+        theirs_socket = measure_block_rate(socket_nodes[0], sizes.window_s)
     report.add(Figure("blocks", "empty blocks/s, 1 validator, commit 1 ms", ours, "blocks/s",
                       theirs, "kvstore, same config.toml, vote extensions on",
                       f">= {TARGET_RATIO}x kvstore", ours >= TARGET_RATIO * theirs))
-    return Chains(net.nodes[0], kv_nodes[0])
+    report.add(Figure("blocks", "empty blocks/s, same, vs kvstore over the ABCI socket", ours,
+                      "blocks/s", theirs_socket, "abci-cli kvstore behind the same socket",
+                      notes="same transport as seqset: what the app itself costs"))
+    return Chains(net.nodes[0], kv_nodes[0], socket_nodes[0])
 
 
 def run_localnet(report: Report, sizes: Sizes, workdir: Path) -> None:

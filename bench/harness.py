@@ -5,8 +5,10 @@ reported as a ratio. Targets come from issue 15; `holds` says whether each is me
 """
 
 import asyncio
+import functools
 import json
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from abci_app.devnet.localnet import DEFAULT_COMETBFT, Localnet, LocalNode, stop_process, wait_until
+
+ABCI_CLI = Path(DEFAULT_COMETBFT).with_name("abci-cli")  # built beside cometbft by install
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -137,10 +141,13 @@ def best_of(runs: int, fn: Callable[[], object], budget_s: float = 30.0) -> floa
 
 # --- live nodes ----------------------------------------------------------------------
 
-def make_kvstore_homes(net: Localnet, base: Path) -> list[LocalNode]:
+def make_kvstore_homes(net: Localnet, base: Path, over_socket: bool = False
+                       ) -> list[LocalNode]:
     """Copies of `net`'s homes with the same config.toml, keys and ports, running
-    CometBFT's built-in kvstore: proxy_app = "kvstore", the genesis validators written
-    out (kvstore's InitChain returns none) and vote extensions on from height 1."""
+    CometBFT's kvstore: built in (proxy_app = "kvstore"), or with `over_socket` as
+    `abci-cli kvstore` behind the same ABCI socket our app uses (see running_socket_kvstore);
+    the genesis validators written out (kvstore's InitChain returns none) and vote
+    extensions on from height 1."""
     shutil.rmtree(base, ignore_errors=True)
     validators = []
     for node in net.nodes:
@@ -156,8 +163,9 @@ def make_kvstore_homes(net: Localnet, base: Path) -> list[LocalNode]:
             '{"height": "0", "round": 0, "step": 0}\n')
         config = home / "config" / "config.toml"
         text = config.read_text()
-        text = "\n".join('proxy_app = "kvstore"' if line.startswith("proxy_app =") else line
-                         for line in text.splitlines()) + "\n"
+        if not over_socket:
+            text = "\n".join('proxy_app = "kvstore"' if line.startswith("proxy_app =")
+                             else line for line in text.splitlines()) + "\n"
         config.write_text(text.replace(str(node.home), str(home)))
         genesis_path = home / "config" / "genesis.json"
         genesis = json.loads(genesis_path.read_text())
@@ -183,6 +191,31 @@ def running_nodes(nodes: Sequence[LocalNode], with_app: bool) -> Iterator[None]:
     finally:
         for node in nodes:
             node.stop()
+
+
+@contextmanager
+def running_socket_kvstore(nodes: Sequence[LocalNode]) -> Iterator[None]:
+    """`abci-cli kvstore` (CometBFT's kvstore as an out-of-process app) on each node's ABCI
+    port, then the nodes: the reference that pays the same socket transport as seqset."""
+    apps = [subprocess.Popen(
+        [str(ABCI_CLI), "kvstore", "--address", f"tcp://127.0.0.1:{node.ports.abci}",
+         "--log_level", "error"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        for node in nodes]
+    try:
+        for node in nodes:
+            wait_until(f"abci-cli kvstore on {node.ports.abci}",
+                       functools.partial(_is_listening, node.ports.abci), 20)
+        with running_nodes(nodes, with_app=False):
+            yield
+    finally:
+        for app in apps:
+            stop_process(app)
+
+
+def _is_listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def measure_block_rate(node: LocalNode, window_s: float) -> float:
