@@ -99,8 +99,15 @@ def _print_summary(net: L2Localnet) -> None:
     for node in net.nodes:
         click.echo(f"  node{node.index}: rpc {node.rpc_url}  sidecar "
                    f"{net.sidecar_address(node.index)}  home {node.home}")
-    click.echo(f"  relayer: settles complete batches on L1, log {net.relayer_log}")
+        click.echo(f"         metrics: app {node.metrics_url}  sidecar "
+                   f"{net.sidecar_metrics_url(node.index)}  agent "
+                   f"{net.agent_metrics_url(node.index)}")
+    click.echo(f"  relayer: settles complete batches on L1, log {net.relayer_log}, "
+               f"metrics {net.relayer_metrics_url}")
+    home = net.nodes[0].home
     click.echo("status: ./scripts/localnet status    stop: ./scripts/localnet down")
+    click.echo(f"node 0: .venv/bin/seqset status --home {home}\n"
+               f"        .venv/bin/seqset dashboard --home {home}   (http://127.0.0.1:8080/)")
 
 
 def _save(folder: Path, net: L2Localnet) -> None:
