@@ -19,13 +19,14 @@ from abci_app.l1events_schema import ATTESTED_TX_PREFIX
 from abci_app.relay.codec import AttestedEventsTx, decode_canonical, encode_message
 from abci_app.relay.extension import compute_entry_bytes, compute_uint_entry_bytes
 from abci_app.relay.params import RelayParams
-from abci_app.relay.tally import (
-    ExtendedCommitInfo,
-    is_commit_matching_valset,
-    is_vote_extension_valid,
-    tally_attested,
-)
+from abci_app.relay.tally import tally_attested
 from abci_app.relay.types import Attested, RelayView, SignedSettlement
+from abci_app.relay.votes import (
+    VoteRow,
+    compute_valid_extensions,
+    decode_commit_cached,
+    is_rows_matching_valset,
+)
 from abci_app.server.framing import encode_uvarint
 from abci_app.valset import ValidatorEntry
 
@@ -128,7 +129,7 @@ def decode_attested_parts(body: Any) -> Attested:
                     settlement_signatures=signatures)
 
 
-def _decode(tx: bytes, params: RelayParams) -> tuple[Any, Attested]:
+def _decode(tx: bytes, params: RelayParams) -> tuple[Any, list[VoteRow], Attested]:
     # Verify size and envelope before parsing
     if len(tx) > params.max_attested_tx_bytes:
         raise InvalidAttestedTx(f"{len(tx)} bytes exceeds max_attested_tx_bytes "
@@ -136,25 +137,28 @@ def _decode(tx: bytes, params: RelayParams) -> tuple[Any, Attested]:
     body = decode_attested_tx(tx)
     if body is None:
         raise InvalidAttestedTx("not a canonical AttestedEventsTx")
-    commit = decode_canonical(ExtendedCommitInfo, bytes(body.extended_commit_info))
-    if commit is None:
+    # ProcessProposal and FinalizeBlock decode the same bytes; the commit never
+    # leaves this module, which only reads it, so the cached decoding is shared.
+    decoded = decode_commit_cached(bytes(body.extended_commit_info))
+    if decoded is None:
         raise InvalidAttestedTx("extended_commit_info is not a canonical ExtendedCommitInfo")
-    return commit, decode_attested_parts(body)
+    commit, rows = decoded
+    return commit, list(rows), decode_attested_parts(body)
 
 
-def _verify_against_proposed(commit: Any, proposed: Any) -> None:
+def _verify_against_proposed(commit: Any, rows: Sequence[VoteRow], proposed: Any) -> None:
     """The carried commit is CometBFT's commit for H-1, plus extension data only."""
     if commit.round != proposed.round:
         raise InvalidAttestedTx(f"round {commit.round} != proposed_last_commit round "
                                 f"{proposed.round}")
-    if len(commit.votes) != len(proposed.votes):
-        raise InvalidAttestedTx(f"{len(commit.votes)} votes != proposed_last_commit's "
+    if len(rows) != len(proposed.votes):
+        raise InvalidAttestedTx(f"{len(rows)} votes != proposed_last_commit's "
                                 f"{len(proposed.votes)}")
-    for index, (ours, theirs) in enumerate(zip(commit.votes, proposed.votes, strict=True)):
-        if bytes(ours.validator.address) != bytes(theirs.validator.address):
+    for index, (ours, theirs) in enumerate(zip(rows, proposed.votes, strict=True)):
+        if ours.address != bytes(theirs.validator.address):
             raise InvalidAttestedTx(f"vote {index}: validator address differs")
-        if ours.validator.power != theirs.validator.power:
-            raise InvalidAttestedTx(f"vote {index}: power {ours.validator.power} != "
+        if ours.power != theirs.validator.power:
+            raise InvalidAttestedTx(f"vote {index}: power {ours.power} != "
                                     f"{theirs.validator.power}")
         if ours.block_id_flag != theirs.block_id_flag:
             raise InvalidAttestedTx(f"vote {index}: block_id_flag {ours.block_id_flag} != "
@@ -162,15 +166,13 @@ def _verify_against_proposed(commit: Any, proposed: Any) -> None:
 
 
 def _verify_extensions(
-    commit: Any, valset: Sequence[ValidatorEntry], height_voted: int, chain_id: str,
-    params: RelayParams,
+    rows: Sequence[VoteRow], valset: Sequence[ValidatorEntry], height_voted: int, round: int,
+    chain_id: str, params: RelayParams,
 ) -> None:
-    keys = {entry.address: entry.pub_key for entry in valset}
-    for index, vote in enumerate(commit.votes):
-        pub_key = keys.get(bytes(vote.validator.address))
-        if not is_vote_extension_valid(vote, pub_key, height_voted, commit.round, chain_id,
-                                       params):
-            raise InvalidAttestedTx(f"vote {index}: invalid extension or extension signature")
+    valid = compute_valid_extensions(rows, valset, height_voted, round, chain_id, params)
+    if not all(valid):
+        raise InvalidAttestedTx(f"vote {valid.index(False)}: invalid extension or extension "
+                                "signature")
 
 
 def _verify_prefix(part: str, claimed: Sequence[Any], attested: Sequence[Any]) -> None:
@@ -239,15 +241,15 @@ def verify_attested_tx(
     propagates: the caller's policy decides (ProcessProposal rejects,
     FinalizeBlock halts).
     """
-    commit, claimed = _decode(tx, params)
+    commit, rows, claimed = _decode(tx, params)
     # Verify the commit is CometBFT's, then that it is the set we stored
-    _verify_against_proposed(commit, proposed_last_commit)
-    if not is_commit_matching_valset(list(commit.votes), valset):
+    _verify_against_proposed(commit, rows, proposed_last_commit)
+    if not is_rows_matching_valset(rows, valset):
         raise InvalidAttestedTx("votes do not match the stored validator set for "
                                 f"height {height - 1} (omitted, duplicated or wrong power)")
     # Verify every extension, then recompute what they attest
-    _verify_extensions(commit, valset, height - 1, chain_id, params)
-    return _verify_parts(claimed, tally_attested(commit, valset, view, params))
+    _verify_extensions(rows, valset, height - 1, commit.round, chain_id, params)
+    return _verify_parts(claimed, tally_attested(commit, valset, view, params, rows))
 
 
 __all__ = [

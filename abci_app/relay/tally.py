@@ -14,33 +14,31 @@ recovers to its validator's stored signer (settlement_checks.py).
 """
 
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from typing import Any
 
 from abci_app import pb
 from abci_app.relay.codec import encode_message
-from abci_app.relay.extension import decode_extension
 from abci_app.relay.params import RelayParams
 from abci_app.relay.settlement_checks import tally_settlement_signatures
-from abci_app.relay.signbytes import verify_extension_signature
 from abci_app.relay.types import Attested, ExtensionData, RelayView
+from abci_app.relay.votes import (
+    BLOCK_ID_FLAG_COMMIT,
+    EncodedExtension,
+    VoteRow,
+    clear_decode_cache,
+    compute_valid_extensions,
+    compute_vote_rows,
+    encode_extension_cached,
+    is_rows_matching_valset,
+)
 from abci_app.valset import ValidatorEntry
 
-BLOCK_ID_FLAG_COMMIT = pb.validator.BLOCK_ID_FLAG_COMMIT
 ExtendedCommitInfo = pb.abci.ExtendedCommitInfo
 
 # (power, first key, the encoded items at first, first + 1, ...) of one extension.
-Window = tuple[int, int, list[bytes]]
+Window = tuple[int, int, Sequence[bytes]]
 # Whether an item may follow the previously accepted one (None: it is the first).
 LinkCheck = Callable[[bytes | None, bytes], bool]
-
-
-# Each extension of a height is decoded by pruning, tallying, fitting and each
-# verification. Decoding is a pure function of (bytes, params), and the callers
-# here only read the result, so caching it cannot affect determinism.
-@lru_cache(maxsize=1024)
-def _decode_cached(extension: bytes, params: RelayParams) -> ExtensionData | None:
-    return decode_extension(extension, params)
 
 
 def compute_total_power(valset: Sequence[ValidatorEntry]) -> int:
@@ -54,41 +52,7 @@ def is_supermajority(power: int, total_power: int) -> bool:
 
 def is_commit_matching_valset(votes: Sequence[Any], valset: Sequence[ValidatorEntry]) -> bool:
     """Each validator of `valset` appears exactly once, with our power; nobody else appears."""
-    ours = {entry.address: entry.power for entry in valset}
-    if len(votes) != len(valset) or len(ours) != len(valset):
-        return False
-    seen: set[bytes] = set()
-    for vote in votes:
-        address = bytes(vote.validator.address)
-        if address in seen or ours.get(address) != int(vote.validator.power):
-            return False
-        seen.add(address)
-    return True
-
-
-def is_vote_extension_valid(
-    vote: Any, pub_key: bytes | None, height_voted: int, round: int, chain_id: str,
-    params: RelayParams,
-) -> bool:
-    """Whether one ExtendedVoteInfo's extension data may be counted or relayed.
-
-    Non-commit votes carry no extension data (CometBFT's EnsureExtension). A
-    commit vote with neither extension nor signature is the pruned form. Any
-    other data must be signed by the validator over (height_voted, round) and
-    decode as a well-formed extension.
-    """
-    extension = bytes(vote.vote_extension)
-    signature = bytes(vote.extension_signature)
-    if vote.block_id_flag != BLOCK_ID_FLAG_COMMIT:
-        return not extension and not signature
-    if not extension and not signature:
-        return True
-    if pub_key is None:
-        return False
-    if not verify_extension_signature(pub_key, signature, extension, height_voted, round,
-                                      chain_id):
-        return False
-    return _decode_cached(extension, params) is not None
+    return is_rows_matching_valset(compute_vote_rows(votes), valset)
 
 
 def prune_extended_commit(
@@ -100,14 +64,13 @@ def prune_extended_commit(
     Flags, addresses, powers and order are kept, so other nodes can compare the
     result field by field with the `proposed_last_commit` CometBFT gives them.
     """
-    keys = {entry.address: entry.pub_key for entry in valset}
+    valid = compute_valid_extensions(compute_vote_rows(commit.votes), valset, height_voted,
+                                     commit.round, chain_id, params)
     pruned = ExtendedCommitInfo(round=commit.round)
-    for vote in commit.votes:
+    for vote, is_valid in zip(commit.votes, valid, strict=True):
         kept = pruned.votes.add()
         kept.CopyFrom(vote)
-        pub_key = keys.get(bytes(vote.validator.address))
-        if not is_vote_extension_valid(vote, pub_key, height_voted, commit.round, chain_id,
-                                       params):
+        if not is_valid:
             kept.ClearField("vote_extension")
             kept.ClearField("extension_signature")
     return pruned
@@ -156,17 +119,37 @@ def compute_l1_confirmed_height(reports: Sequence[tuple[int, int]], total_power:
 
 
 def _collect_extensions(
-    commit: Any, params: RelayParams
-) -> list[tuple[bytes, ExtensionData]]:
-    """(validator address, content) for each commit vote with a well-formed, non-empty extension."""
-    collected: list[tuple[bytes, ExtensionData]] = []
-    for vote in commit.votes:
-        if vote.block_id_flag != BLOCK_ID_FLAG_COMMIT or not vote.vote_extension:
+    rows: Sequence[VoteRow], params: RelayParams
+) -> list[tuple[bytes, bytes, EncodedExtension]]:
+    """(validator address, extension bytes, content) for each commit vote with a
+    well-formed, non-empty extension."""
+    collected: list[tuple[bytes, bytes, EncodedExtension]] = []
+    distinct: dict[bytes, EncodedExtension | None] = {}
+    for row in rows:
+        if row.block_id_flag != BLOCK_ID_FLAG_COMMIT or not row.extension:
             continue
-        data = _decode_cached(bytes(vote.vote_extension), params)
-        if data is not None:
-            collected.append((bytes(vote.validator.address), data))
+        if row.extension not in distinct:
+            distinct[row.extension] = encode_extension_cached(row.extension, params)
+        encoded = distinct[row.extension]
+        if encoded is not None:
+            collected.append((row.address, row.extension, encoded))
     return collected
+
+
+def _group_identical(
+    collected: Sequence[tuple[bytes, bytes, EncodedExtension]], power_by_address: dict[bytes, int]
+) -> list[tuple[int, EncodedExtension]]:
+    """(summed power, content) per distinct extension, in first-seen order.
+
+    Items are compared byte for byte, so byte-identical extensions support
+    exactly the same items: counting them together changes no total.
+    """
+    power: dict[bytes, int] = {}
+    content: dict[bytes, EncodedExtension] = {}
+    for address, extension, encoded in collected:
+        power[extension] = power.get(extension, 0) + power_by_address[address]
+        content[extension] = encoded
+    return [(power[extension], content[extension]) for extension in power]
 
 
 def _make_header_link(head_hash: bytes) -> LinkCheck:
@@ -177,23 +160,23 @@ def _make_header_link(head_hash: bytes) -> LinkCheck:
 
 
 def _tally_randomness(
-    extensions: Sequence[tuple[int, ExtensionData]], seed_request: int, total_power: int
+    extensions: Sequence[tuple[int, EncodedExtension]], seed_request: int, total_power: int
 ) -> pb.l2.L1Randomness | None:
     if seed_request <= 0:
         return None
     support: dict[bytes, int] = {}
-    for power, data in extensions:
-        seed = data.seed_randomness
-        if seed is not None and int(seed.l1_height) == seed_request:
-            encoded = encode_message(seed)
-            support[encoded] = support.get(encoded, 0) + power
+    for power, encoded in extensions:
+        seed = encoded.data.seed_randomness
+        if seed is not None and encoded.seed is not None and int(seed.l1_height) == seed_request:
+            support[encoded.seed] = support.get(encoded.seed, 0) + power
     winner = next((item for item, power in support.items()
                    if is_supermajority(power, total_power)), None)
     return None if winner is None else pb.l2.L1Randomness.FromString(winner)
 
 
 def tally_attested(
-    commit: Any, valset: Sequence[ValidatorEntry], view: RelayView, params: RelayParams
+    commit: Any, valset: Sequence[ValidatorEntry], view: RelayView, params: RelayParams,
+    rows: Sequence[VoteRow] | None = None,
 ) -> Attested:
     """Everything more than 2/3 of `valset`'s power attest in `commit`, given `view`.
 
@@ -203,28 +186,32 @@ def tally_attested(
     only when above view.l1_confirmed_height; the settlement signatures that
     count for view.settlement (tally_settlement_signatures). Trusts the extension signatures:
     callers prune (proposer) or verify (everyone else) first. A commit whose
-    validators or powers differ from `valset` attests nothing.
+    validators or powers differ from `valset` attests nothing. `rows`, when
+    given, are compute_vote_rows(commit.votes), already read by the caller.
     """
+    if rows is None:
+        rows = compute_vote_rows(commit.votes)
     total_power = compute_total_power(valset)
-    if not is_commit_matching_valset(list(commit.votes), valset) or total_power <= 0:
+    if not is_rows_matching_valset(rows, valset) or total_power <= 0:
         return Attested()
-    power_by_address = {entry.address: entry.power for entry in valset}
-    by_address = _collect_extensions(commit, params)
-    extensions = [(power_by_address[address], data) for address, data in by_address]
-    event_windows = [(power, int(data.events[0].nonce), [encode_message(e) for e in data.events])
-                     for power, data in extensions if data.events]
+    collected = _collect_extensions(rows, params)
+    extensions = _group_identical(collected,
+                                  {entry.address: entry.power for entry in valset})
+    event_windows = [(power, int(encoded.data.events[0].nonce), encoded.events)
+                     for power, encoded in extensions if encoded.events]
     events = compute_keyed_tally(event_windows, view.last_applied_nonce + 1, total_power,
                                  params.max_events_per_extension)
     headers: list[bytes] = []
     if view.l2_head is not None:
-        header_windows = [(power, int(data.l2_headers[0].height),
-                           [encode_message(h) for h in data.l2_headers])
-                          for power, data in extensions if data.l2_headers]
+        header_windows = [(power, int(encoded.data.l2_headers[0].height), encoded.headers)
+                          for power, encoded in extensions if encoded.headers]
         headers = compute_keyed_tally(header_windows, view.l2_head[0] + 1, total_power,
                                       params.max_l2_headers_per_extension,
                                       _make_header_link(view.l2_head[1]))
     height = compute_l1_confirmed_height(
-        [(data.l1_confirmed_height, power) for power, data in extensions], total_power)
+        [(encoded.data.l1_confirmed_height, power) for power, encoded in extensions],
+        total_power)
+    by_address = [(address, encoded.data) for address, _, encoded in collected]
     return Attested(
         events=tuple(pb.events.L1Event.FromString(e) for e in events),
         l2_headers=tuple(pb.l2.L2Header.FromString(h) for h in headers),
@@ -265,14 +252,16 @@ def _compute_carried_signatures(data: ExtensionData | None) -> set[bytes]:
     return {bytes(data.settlement_signature.signature)}
 
 
-def _compute_carried_items(data: ExtensionData | None, l1_height: int) -> set[_Item]:
-    if data is None:
+def _compute_carried_items(encoded: EncodedExtension | None, l1_height: int) -> set[_Item]:
+    if encoded is None:
         return set()
-    carried = {("event", int(e.nonce), encode_message(e)) for e in data.events}
-    carried |= {("header", int(h.height), encode_message(h)) for h in data.l2_headers}
-    if data.seed_randomness is not None:
-        seed = data.seed_randomness
-        carried.add(("seed", int(seed.l1_height), encode_message(seed)))
+    data = encoded.data
+    carried = {("event", int(e.nonce), item) for e, item in zip(data.events, encoded.events,
+                                                                  strict=True)}
+    carried |= {("header", int(h.height), item)
+                for h, item in zip(data.l2_headers, encoded.headers, strict=True)}
+    if data.seed_randomness is not None and encoded.seed is not None:
+        carried.add(("seed", int(data.seed_randomness.l1_height), encoded.seed))
     if l1_height > 0 and data.l1_confirmed_height >= l1_height:
         carried.add(("l1", l1_height, b""))
     return carried
@@ -300,10 +289,10 @@ def compute_supporting_commit(
     carried: dict[bytes, set[_Item]] = {}
     kept: set[bytes] = set()
     for vote in commit.votes:
-        data = _decode_cached(bytes(vote.vote_extension), params)
+        encoded = encode_extension_cached(bytes(vote.vote_extension), params)
         address = bytes(vote.validator.address)
-        carried[address] = _compute_carried_items(data, attested.l1_confirmed_height)
-        if _compute_carried_signatures(data) & signatures:
+        carried[address] = _compute_carried_items(encoded, attested.l1_confirmed_height)
+        if _compute_carried_signatures(None if encoded is None else encoded.data) & signatures:
             kept.add(address)
     support = {item: sum(power.get(address, 0) for address in kept if item in carried[address])
                for item in needed}
@@ -327,5 +316,17 @@ def compute_supporting_commit(
     return smaller
 
 
-def clear_decode_cache() -> None:
-    _decode_cached.cache_clear()
+__all__ = [
+    "BLOCK_ID_FLAG_COMMIT",
+    "ExtendedCommitInfo",
+    "clear_decode_cache",
+    "compute_keyed_tally",
+    "compute_l1_confirmed_height",
+    "compute_supporting_commit",
+    "compute_total_power",
+    "is_commit_matching_valset",
+    "is_supermajority",
+    "prune_extended_commit",
+    "tally_attested",
+    "tally_events",
+]
