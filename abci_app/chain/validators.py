@@ -94,8 +94,18 @@ def get_validator_set_heights(kv: KVStore) -> list[int]:
 
 
 def _get_set_at(kv: KVStore, record_height: int) -> list[ValidatorEntry]:
-    record = get_record(kv, keys.valset_key(record_height), state.ValidatorSetRecord)
-    return [] if record is None else _entries_from_record(record)
+    raw = kv.get(keys.valset_key(record_height))
+    return [] if raw is None else list(_compute_entries_from_bytes(bytes(raw)))
+
+
+# Read two or three times per height (the proposal or relay check, downtime, the diff);
+# a pure function of the bytes into frozen entries, so memoising it cannot affect
+# determinism.
+@lru_cache(maxsize=8)
+def _compute_entries_from_bytes(raw: bytes) -> tuple[ValidatorEntry, ...]:
+    record = state.ValidatorSetRecord()
+    record.ParseFromString(raw)
+    return tuple(_entries_from_record(record))
 
 
 def get_validator_set(kv: KVStore, height: int) -> list[ValidatorEntry]:

@@ -71,27 +71,48 @@ class AbciConnection:
         return len(self._buffer)
 
     def next_request(self) -> pb.abci.Request | None:
-        header = decode_uvarint(self._buffer)
-        if header is None:
+        payload = self.next_frame()
+        return None if payload is None else decode_request(payload)
+
+    def next_frame(self) -> bytes | None:
+        """The next whole frame's payload, undecoded; None if more data is needed."""
+        buffer = self._buffer
+        if not buffer:
             return None
-        length, header_len = header
+        if buffer[0] < 0x80:  # most frames: a one-byte length
+            length, header_len = buffer[0], 1
+        elif (header := decode_uvarint(buffer)) is not None:
+            length, header_len = header
+        else:
+            return None
         if length == 0:
             raise FramingError("zero-length frame")
         if length > self._max_frame_bytes:
             raise FramingError(f"frame of {length} bytes over the {self._max_frame_bytes} limit")
         end = header_len + length
-        if len(self._buffer) < end:
+        if len(buffer) < end:
             return None
-        payload = bytes(self._buffer[header_len:end])
-        del self._buffer[:end]
-        request = pb.abci.Request()
-        try:
-            request.ParseFromString(payload)
-        except DecodeError as exc:
-            raise FramingError(f"undecodable request: {exc}") from exc
-        if request.WhichOneof("value") is None:
-            raise FramingError("request with no known method")
-        return request
+        payload = bytes(buffer[header_len:end])
+        del buffer[:end]
+        return payload
 
     def send(self, response: pb.abci.Response) -> bytes:
         return encode_frame(response.SerializeToString())
+
+
+def decode_request(payload: bytes) -> pb.abci.Request:
+    request = pb.abci.Request()
+    try:
+        request.ParseFromString(payload)
+    except DecodeError as exc:
+        raise FramingError(f"undecodable request: {exc}") from exc
+    if request.WhichOneof("value") is None:
+        raise FramingError("request with no known method")
+    return request
+
+
+# Flush only asks for the answers before it, which go out in order anyway: the
+# transport answers it from these bytes, with no decoding and no app lock.
+FLUSH_REQUEST_PAYLOAD = pb.abci.Request(flush=pb.abci.RequestFlush()).SerializeToString()
+FLUSH_RESPONSE_FRAME = encode_frame(
+    pb.abci.Response(flush=pb.abci.ResponseFlush()).SerializeToString())

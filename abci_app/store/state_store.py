@@ -14,13 +14,14 @@ and not thread-safe.
 """
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from abci_app.store import smt
 from abci_app.store.backend import Backend, MemoryBackend, PlyvelBackend, Reader, WriteOp
 from abci_app.store.node_cache import TOP_DEPTH, TopNodeCache
+from abci_app.store.read_cache import ReadCache
 
 META_HEIGHT_KEY = b"\x00meta/last_height"
 META_APP_HASH_KEY = b"\x00meta/last_app_hash"
@@ -141,6 +142,7 @@ class StateStore:
         self._generation = 0
         self._height, self._app_hash = _read_meta(self._db)
         self._top_nodes = TopNodeCache(self._db, cached_depth)
+        self._reads = ReadCache()  # follows every commit; replaced by a restore or wipe
 
     # --- committed state -------------------------------------------------------------
 
@@ -158,12 +160,23 @@ class StateStore:
         return self._generation
 
     def get(self, key: bytes) -> bytes | None:
-        return self._db.get(DATA_PREFIX + key)
+        return self._reads.get(key, self._read)
 
     def iterate(self, prefix: bytes, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
+        return self._reads.iterate(prefix, start, self._scan)
+
+    def _read(self, key: bytes) -> bytes | None:
+        return self._db.get(DATA_PREFIX + key)
+
+    def _scan(self, prefix: bytes, start: bytes) -> Iterator[tuple[bytes, bytes]]:
         cut = len(DATA_PREFIX)
         for key, value in self._db.iterate(DATA_PREFIX + prefix, DATA_PREFIX + start):
             yield key[cut:], value
+
+    def _rewrite(self, ops: Iterable[WriteOp]) -> None:
+        """A restore's or wipe's database write; a new read cache after it, never before."""
+        self._db.write(ops)
+        self._reads = ReadCache()
 
     def local_get(self, key: bytes) -> bytes | None:
         return self._db.get(LOCAL_PREFIX + key)
@@ -208,8 +221,10 @@ class StateStore:
         if height < 1 or (self._height != 0 and height != self._height + 1):
             raise StoreError(f"commit of height {height} after last height {self._height}")
         cache = self._hash_overlay(overlay)
-        self._db.write(compute_commit_ops(overlay.pending(), cache.node_ops, height,
+        pending = overlay.pending()
+        self._db.write(compute_commit_ops(pending, cache.node_ops, height,
                                           cache.root, local or {}))
+        self._reads.apply(pending)
         self._top_nodes.apply(cache.node_ops.items())
         self._height, self._app_hash = height, cache.root
         self._generation += 1
@@ -231,7 +246,7 @@ class StateStore:
     def restore_data(self, items: list[tuple[bytes, bytes]]) -> None:
         """Write restored data entries (state sync); only into a store with no height."""
         self._require_unheighted("restore data")
-        self._db.write((DATA_PREFIX + k, v) for k, v in items)
+        self._rewrite((DATA_PREFIX + k, v) for k, v in items)
 
     def finish_restore(self, height: int, app_hash: bytes, node_ops: smt.NodeOps) -> None:
         """Install the rebuilt tree and the restored height in one batch."""
@@ -241,7 +256,7 @@ class StateStore:
         ops: list[WriteOp] = list(node_ops.items())
         ops += [(META_HEIGHT_KEY, height.to_bytes(8, "big")), (META_APP_HASH_KEY, app_hash)]
         self._top_nodes.clear()
-        self._db.write(ops)
+        self._rewrite(ops)
         self._height, self._app_hash = height, app_hash
         self._generation += 1
 
@@ -249,7 +264,7 @@ class StateStore:
         """Delete everything; only for a store that has no committed height."""
         self._require_unheighted("wipe")
         self._top_nodes.clear()
-        self._db.write((key, None) for key, _ in self._db.iterate(b""))
+        self._rewrite((key, None) for key, _ in self._db.iterate(b""))
         self._generation += 1
 
     def _require_unheighted(self, action: str) -> None:

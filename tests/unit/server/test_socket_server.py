@@ -152,3 +152,33 @@ async def test_close_ends_open_connections(tmp_path: "os.PathLike[str]") -> None
     await asyncio.wait_for(srv.close(), timeout=10)
     assert await asyncio.wait_for(reader.read(), timeout=5) == b""
     writer.close()
+
+
+def flush_frame() -> bytes:
+    return encode_frame(pb.abci.Request(flush=pb.abci.RequestFlush()).SerializeToString())
+
+
+async def test_flush_is_answered_in_order_without_the_handler(tmp_path: "os.PathLike[str]"
+                                                              ) -> None:
+    # CometBFT sends a Flush after each request: answering it needs no decoding, no
+    # app lock and no handler call, and its answer still follows the ones before it.
+    handled: list[str] = []
+
+    def handler(request: pb.abci.Request) -> pb.abci.Response:
+        handled.append(request.WhichOneof("value") or "")
+        return stub_handler(request)
+
+    path = os.path.join(str(tmp_path), "abci.sock")
+    srv = AbciSocketServer(handler, f"unix://{path}", max_frame_bytes=4096)
+    await srv.start()
+    try:
+        reader, writer = await asyncio.open_unix_connection(path)
+        writer.write(echo_frame("a") + flush_frame() + echo_frame("b") + flush_frame())
+        await writer.drain()
+        responses = await read_responses(reader, 4)
+        assert [r.WhichOneof("value") for r in responses] == ["echo", "flush", "echo", "flush"]
+        assert [r.echo.message for r in responses[::2]] == ["a", "b"]
+        assert handled == ["echo", "echo"]
+        writer.close()
+    finally:
+        await srv.close()
