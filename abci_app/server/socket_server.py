@@ -41,6 +41,7 @@ Handler = Callable[[pb.abci.Request], pb.abci.Response]
 _READ_CHUNK = 64 * 1024
 _BACKLOG = 16
 _CLOSE_TIMEOUT_S = 5.0
+_ACCEPT_RETRY_S = 0.1
 
 
 def parse_listen_address(address: str) -> tuple[str, str | int]:
@@ -106,6 +107,8 @@ class AbciSocketServer:
                 if self._closing.is_set():
                     return
                 log.exception("ABCI accept failed")
+                # Out of file descriptors (EMFILE) fails every accept: never spin on it.
+                self._closing.wait(_ACCEPT_RETRY_S)
                 continue
             if sock.family != socket.AF_UNIX:  # small answers must not wait for Nagle
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -11,9 +11,10 @@ A restore or wipe replaces the cache.
 A read that misses stores what it read only if no commit was applied since it
 started (the epoch), so a read racing a commit never leaves a stale entry.
 
-Bounded: at most MAX_CACHED_KEYS values (then it starts over) and MAX_CACHED_SCANS
-scans of at most MAX_SCAN_ITEMS entries. A scan that misses reads MAX_SCAN_ITEMS + 1
-entries ahead to learn whether it is small; a larger one reads the database every time.
+Bounded: at most MAX_CACHED_KEYS values and MAX_CACHED_SCANS scans of at most
+MAX_SCAN_ITEMS entries (each starts over when full). A scan that misses reads
+MAX_SCAN_ITEMS + 1 entries ahead to learn whether it is small; a larger one reads the
+database every time.
 """
 
 import threading
@@ -61,9 +62,13 @@ class ReadCache:
         # Read a little ahead, so a small scan is remembered even when its caller
         # stops early (get_validator_index(kv, 1) asks only whether the index is empty).
         first = list(islice(items, MAX_SCAN_ITEMS + 1))
-        if len(first) <= MAX_SCAN_ITEMS and len(self._scans) < MAX_CACHED_SCANS:
+        if len(first) <= MAX_SCAN_ITEMS:
             with self._lock:
                 if epoch == self._epoch:
+                    # Full: start over, as the values do. Refusing new scans instead would
+                    # let paged queries (any cursor) fill the table and keep it full.
+                    if len(self._scans) >= MAX_CACHED_SCANS:
+                        self._scans = {}
                     self._scans[(prefix, start)] = first
         yield from first
         yield from items

@@ -182,3 +182,27 @@ async def test_flush_is_answered_in_order_without_the_handler(tmp_path: "os.Path
         writer.close()
     finally:
         await srv.close()
+
+
+def test_a_failing_accept_is_retried_without_spinning() -> None:
+    """EMFILE fails every accept() until a descriptor frees: the loop must back off,
+    not burn a core and flood the log."""
+    import threading
+    import time
+
+    class FailingListener:
+        calls = 0
+
+        def accept(self) -> tuple[socket.socket, object]:
+            FailingListener.calls += 1
+            raise OSError(24, "Too many open files")
+
+    srv = AbciSocketServer(stub_handler, "unix:///unused")
+    srv._listener = FailingListener()  # type: ignore[assignment]
+    thread = threading.Thread(target=srv._accept_loop, daemon=True)
+    thread.start()
+    time.sleep(0.3)
+    srv._closing.set()
+    thread.join(2)
+    assert not thread.is_alive()
+    assert FailingListener.calls <= 10

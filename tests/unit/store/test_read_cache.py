@@ -123,3 +123,16 @@ def test_cached_reads_always_equal_the_database(history: list[dict[bytes, bytes 
         for prefix in (b"", b"a", b"a/", b"b/"):
             expected = [(k[2:], v) for k, v in db.iterate(b"\x01d" + prefix)]
             assert list(store.iterate(prefix)) == expected
+
+
+def test_scans_at_paged_cursors_cannot_keep_the_scan_table_full() -> None:
+    """abci_query pages take any cursor: filling the table must not stop later scans
+    (the validator sets read every block) from being remembered."""
+    store, counts = counting_store({b"page/" + bytes([i]): b"x" for i in range(4)}
+                                   | {b"valset/1": b"v"})
+    for cursor in range(read_cache.MAX_CACHED_SCANS):
+        list(store.iterate(b"page/", b"page/" + cursor.to_bytes(8, "big")))
+    counts.scans = 0
+    for _ in range(3):
+        assert list(store.iterate(b"valset/")) == [(b"valset/1", b"v")]
+    assert counts.scans == 1
