@@ -18,6 +18,7 @@ from typing import Any
 from google.protobuf.message import DecodeError, Message
 
 from abci_app.chain.query import decode_query_value
+from abci_app.errors import QueryNotFoundError
 
 DEFAULT_NODE_RPC = "http://127.0.0.1:26657"  # CometBFT's default [rpc] laddr
 
@@ -97,6 +98,15 @@ class NodeRpc:
             return self.call("tx", hash="0x" + tx_hash)
         except ChainReadError as exc:
             if "not found" in str(exc):
+                return None
+            raise
+
+    def query_optional(self, path: str) -> Any:  # the route's answer type, or None
+        """The answer of `path`, or None when the chain says there is none (not found)."""
+        try:
+            return self.query(path)
+        except QueryRejectedError as exc:
+            if exc.code == QueryNotFoundError.code:
                 return None
             raise
 

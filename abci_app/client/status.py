@@ -16,8 +16,7 @@ from abci_app import pb
 from abci_app.chain.messages import query as query_pb
 from abci_app.chain.messages import state
 from abci_app.client.queries import STATUS_PATHS
-from abci_app.client.rpc import NodeRpc, QueryRejectedError
-from abci_app.errors import QueryNotFoundError
+from abci_app.client.rpc import NodeRpc
 from abci_app.l1.client import STATUS_METHOD
 from abci_app.l1.service import compute_grpc_target
 
@@ -56,16 +55,6 @@ def get_sidecar_report(address: str) -> SidecarReport:
         return SidecarReport(None, f"sidecar {address}: {type(exc).__name__}: {exc}")
 
 
-def get_optional(rpc: NodeRpc, path: str) -> Any | None:
-    """The answer of `path`, or None when the chain says there is none (not found)."""
-    try:
-        return rpc.query(path)
-    except QueryRejectedError as exc:
-        if exc.code == QueryNotFoundError.code:
-            return None
-        raise
-
-
 def compute_own_validator(address: bytes, validators: query_pb.QueryValidatorsResponse,
                           sequencers: query_pb.QuerySequencersResponse) -> dict[str, Any]:
     """This node's place in the set: power, sequencer id and status (or not a validator)."""
@@ -96,8 +85,8 @@ def get_status(rpc: NodeRpc, sidecar_address: str) -> dict[str, Any]:
     address = bytes.fromhex(str((node.get("validator_info") or {}).get("address") or ""))
     epoch = rpc.query(STATUS_PATHS["epoch"])
     schedule = rpc.query(STATUS_PATHS["schedule"])
-    head = get_optional(rpc, STATUS_PATHS["l2/head"])
-    pending = get_optional(rpc, STATUS_PATHS["settlement/pending"])
+    head = rpc.query_optional(STATUS_PATHS["l2/head"])
+    pending = rpc.query_optional(STATUS_PATHS["settlement/pending"])
     sidecar = get_sidecar_report(sidecar_address)
     next_spans = list(schedule.next.spans)  # type: ignore[attr-defined]
     return {

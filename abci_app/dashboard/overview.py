@@ -19,11 +19,9 @@ from abci_app.chain.messages import state
 from abci_app.client.rpc import (
     ChainReadError,
     NodeRpc,
-    QueryRejectedError,
     decode_query_response,
 )
 from abci_app.dashboard.relay import RecentBlocks, ValidatorRelay, compute_validator_relay
-from abci_app.errors import QueryNotFoundError
 from abci_app.l1.client import SidecarClient
 
 RECENT_SLASHES = 20
@@ -74,16 +72,6 @@ def get_answer(rpc: NodeRpc, path: str, cls: type[R]) -> R:
     if not isinstance(answer, cls):
         raise ChainReadError(f"{path}: answered {type(answer).__name__}, not {cls.__name__}")
     return answer
-
-
-def get_optional(rpc: NodeRpc, path: str) -> Any | None:
-    """The answer of `path`, or None when the chain says there is none."""
-    try:
-        return rpc.query(path)
-    except QueryRejectedError as exc:
-        if exc.code == QueryNotFoundError.code:
-            return None
-        raise
 
 
 def get_node_status(rpc: NodeRpc) -> NodeStatus:
@@ -145,12 +133,12 @@ class OverviewReader:
             powers={int(v.sequencer_id): int(v.power) for v in validators},
             epoch=get_answer(rpc, "epoch", q.QueryEpochResponse),
             schedule=get_answer(rpc, "schedule", q.QueryScheduleResponse),
-            l2_head=get_optional(rpc, "l2/head"),
+            l2_head=rpc.query_optional("l2/head"),
             l1_last_nonce=int(get_answer(rpc, "l1/last_nonce", q.QueryL1LastNonceResponse).nonce),
             relay=compute_validator_relay(validators, recent),
             relay_heights=(recent[0].height, recent[-1].height) if recent else (0, 0),
             sidecar=get_sidecar_status(self.sidecar),
             slashes=slashes, slash_count=slash_count,
             withdrawals=withdrawals, withdrawals_more=more,
-            settlement=get_optional(rpc, "settlement/pending"),
+            settlement=rpc.query_optional("settlement/pending"),
         )

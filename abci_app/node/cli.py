@@ -5,13 +5,13 @@ import json
 import shutil
 import sys
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from abci_app.errors import AppError
+from abci_app.node.cli_errors import one_line_errors
 from abci_app.node.config import ConfigError, load_config
 from abci_app.node.deps import DependencyError, check_consensus_deps
 from abci_app.node.home import HomeError, NodePorts, init_home
@@ -21,17 +21,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 KNOWN_ERRORS = (AppError, ConfigError, DependencyError, HomeError, OSError, ValueError)
 
 
-def friendly_errors(func: F) -> F:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except click.ClickException:
-            raise
-        except KNOWN_ERRORS as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper  # type: ignore[return-value]
+friendly_errors = one_line_errors(lambda: KNOWN_ERRORS)
 
 
 home_option = click.option(

@@ -11,7 +11,6 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +33,7 @@ from abci_app.client.queries import (
 from abci_app.client.rpc import DEFAULT_NODE_RPC, ChainReadError, NodeRpc, QueryRejectedError
 from abci_app.client.txs import InclusionTimeoutError, SignerKeyError
 from abci_app.errors import ERROR_CODES, AppError
+from abci_app.node.cli_errors import one_line_errors
 from abci_app.node.config import ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,17 +51,7 @@ def compute_error_line(exc: Exception) -> str:
     return str(exc)
 
 
-def chain_errors(func: F) -> F:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except click.ClickException:
-            raise
-        except KNOWN_ERRORS as exc:
-            raise click.ClickException(compute_error_line(exc)) from exc
-
-    return wrapper  # type: ignore[return-value]
+chain_errors = one_line_errors(lambda: KNOWN_ERRORS, compute_error_line)
 
 
 def node_option(func: F) -> F:

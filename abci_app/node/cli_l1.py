@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from abci_app.l1.contract import LockingDeployment, LockingLog
     from abci_app.l1.operator import SentTx
 
+from abci_app.node.cli_errors import ErrorTypes, one_line_errors
 from abci_app.node.config import ConfigError, read_toml_section
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,22 +44,19 @@ class L1Options:
     timeout_s: float
 
 
-def one_line_errors(func: F) -> F:
-    """Known failures become one line; web3 loads only when an l1 command runs."""
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from abci_app.client.rpc import ChainReadError
-        from abci_app.l1.operator import OperatorError
+def get_l1_known_errors() -> ErrorTypes:
+    """Imported only when an l1 command fails: web3 loads only when one runs."""
+    from abci_app.client.rpc import ChainReadError
+    from abci_app.l1.operator import OperatorError
 
-        try:
-            return func(*args, **kwargs)
-        except click.ClickException:
-            raise
-        except (OperatorError, ChainReadError, ConfigError, OSError, ValueError) as exc:
-            raise click.ClickException(str(exc).splitlines()[0] if str(exc) else repr(exc)) \
-                from exc
+    return (OperatorError, ChainReadError, ConfigError, OSError, ValueError)
 
-    return wrapper  # type: ignore[return-value]
+
+def compute_first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else repr(exc)
+
+
+l1_errors = one_line_errors(get_l1_known_errors, compute_first_line)
 
 
 def l1_options(func: F) -> F:
@@ -177,7 +175,7 @@ def l1() -> None:
               "(default: --home's config/priv_validator_key.json).")
 @amount_option
 @l1_options
-@one_line_errors
+@l1_errors
 def lock_cmd(signer: str | None, consensus_key: str | None, amount: str, opts: L1Options
              ) -> None:
     """Become a sequencer: approve the stake token if needed, then lock."""
@@ -210,7 +208,7 @@ def lock_cmd(signer: str | None, consensus_key: str | None, amount: str, opts: L
 @sequencer_id_option
 @amount_option
 @l1_options
-@one_line_errors
+@l1_errors
 def increase_cmd(sequencer_id: int, amount: str, opts: L1Options) -> None:
     """Add to an active sequencer's lock (approves the stake token if needed)."""
     from abci_app.l1.operator import increase_lock, parse_amount
@@ -223,7 +221,7 @@ def increase_cmd(sequencer_id: int, amount: str, opts: L1Options) -> None:
 @sequencer_id_option
 @amount_option
 @l1_options
-@one_line_errors
+@l1_errors
 def withdraw_cmd(sequencer_id: int, amount: str, opts: L1Options) -> None:
     """Request a partial withdrawal (released by settlement after the delay)."""
     from abci_app.l1.operator import parse_amount, send_owner_call
@@ -236,7 +234,7 @@ def withdraw_cmd(sequencer_id: int, amount: str, opts: L1Options) -> None:
 @sequencer_id_option
 @click.option("--signer", required=True, help="The new signer address (never used before).")
 @l1_options
-@one_line_errors
+@l1_errors
 def change_signer_cmd(sequencer_id: int, signer: str, opts: L1Options) -> None:
     """Replace an active sequencer's signer."""
     from abci_app.l1.operator import parse_address, send_owner_call
@@ -251,7 +249,7 @@ def _add_id_only_command(name: str, doc: str) -> None:
     @l1.command(name=name, help=doc)
     @sequencer_id_option
     @l1_options
-    @one_line_errors
+    @l1_errors
     def command(sequencer_id: int, opts: L1Options) -> None:
         from abci_app.l1.operator import send_owner_call
 
