@@ -9,7 +9,6 @@ file, so nothing here re-derives HD keys.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,6 +19,8 @@ from typing import Any, cast
 
 from web3 import Web3
 from web3.types import RPCEndpoint
+
+from abci_app.devnet.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ANVIL_BIN = ROOT / "node_modules" / ".bin" / "anvil"
@@ -39,13 +40,6 @@ class DevAccount:
 
     address: str  # checksummed
     private_key: str  # 0x-prefixed hex
-
-
-def compute_free_port() -> int:
-    """Asks the kernel for a currently free TCP port on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Anvil:
@@ -172,7 +166,7 @@ class Anvil:
         tmp = Path(self._tmp.name)
         config_out = tmp / "anvil-config.json"
         config_out.unlink(missing_ok=True)
-        self.port = self.port or compute_free_port()
+        self.port = self.port or free_port()
         args = [
             str(self.binary),
             "--host", "127.0.0.1",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from abci_app import chain
+from abci_app.devnet.ports import free_port, free_ports
 from abci_app.node.config import (
     CONFIG_RELATIVE_PATH,
     AppConfig,
@@ -51,20 +52,8 @@ class WaitTimeoutError(AssertionError):
     """A wait ran out of time; the message says for what."""
 
 
-def free_ports(count: int) -> list[int]:
-    sockets, ports = [], []
-    for _ in range(count):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        sockets.append(s)
-        ports.append(s.getsockname()[1])
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def free_metrics_address() -> str:
-    return f"tcp://127.0.0.1:{free_ports(1)[0]}"
+    return f"tcp://127.0.0.1:{free_port()}"
 
 
 def read_metrics_url(home: Path, section: str) -> str:

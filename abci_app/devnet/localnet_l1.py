@@ -25,11 +25,11 @@ from abci_app.devnet.localnet import (
     Localnet,
     LocalNode,
     free_metrics_address,
-    free_ports,
     read_metrics_url,
     stop_process,
     wait_until,
 )
+from abci_app.devnet.ports import free_ports
 from abci_app.l1.contract import (
     LockingDeployment,
     attach_locking,

@@ -27,7 +27,13 @@ from abci_app.l1.metrics import build_sidecar_registry
 from abci_app.l1.service import sidecar_pb, start_sidecar_server
 from abci_app.l1.source import JsonRpcSource, L1Error
 from abci_app.l1.view import ObservedLog, RandomnessCache
-from abci_app.l1.watcher import FINALITY_MODES, Watcher, WatcherConfig, WatcherHaltedError
+from abci_app.l1.watcher import (
+    DEFAULT_CONFIRMATIONS,
+    FINALITY_MODES,
+    Watcher,
+    WatcherConfig,
+    WatcherHaltedError,
+)
 from abci_app.l2.follower import L2Follower
 from abci_app.l2.source import L2JsonRpc
 from abci_app.node.config import ConfigError
@@ -51,7 +57,7 @@ class SidecarConfig:
     # The first L1 block to scan: the contract's deployment block (>= 1).
     start_block: int = 1
     # Blocks on top of a log's block before it counts ("confirmations" finality).
-    confirmations: int = 12
+    confirmations: int = DEFAULT_CONFIRMATIONS
     # "confirmations" or "finalized" (at or below L1's finalized block).
     finality: str = "confirmations"
     # Seconds between polls once caught up; also the first retry delay.

@@ -45,6 +45,8 @@ from abci_app.l1.view import ObservedLog
 log = logging.getLogger("seqset.sidecar.watcher")
 
 FINALITY_MODES = ("confirmations", "finalized")
+# What a sidecar waits for unless its config says otherwise: safe against ordinary L1 reorgs.
+DEFAULT_CONFIRMATIONS = 12
 MAX_RANGES_PER_POLL = 20  # a long catch-up yields between polls so a stop is prompt
 # eth_call needs the block's state; full nodes keep the recent ones (geth: 128 blocks).
 RECENT_STATE_BLOCKS = 64

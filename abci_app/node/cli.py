@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from abci_app.errors import AppError
+from abci_app.l1.watcher import DEFAULT_CONFIRMATIONS
 from abci_app.node.cli_errors import one_line_errors
 from abci_app.node.config import ConfigError, load_config
 from abci_app.node.deps import DependencyError, check_consensus_deps
@@ -66,7 +67,7 @@ def main() -> None:
 @click.option("--contract", default=None, help="The Locking contract (with --l1-rpc).")
 @click.option("--l1-start-block", default=1, show_default=True, type=int,
               help="First L1 block the sidecar scans: the contract's deployment block.")
-@click.option("--confirmations", default=12, show_default=True, type=int,
+@click.option("--confirmations", default=DEFAULT_CONFIRMATIONS, show_default=True, type=int,
               help="L1 blocks on top of an event before the sidecar reports it.")
 @click.option("--l2-rpc", default=None, help="L2 RPC for the sidecar and the sequencer agent.")
 @friendly_errors

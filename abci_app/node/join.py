@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from abci_app.client.rpc import ChainReadError, NodeRpc
+from abci_app.l1.watcher import DEFAULT_CONFIRMATIONS
 from abci_app.node.config import CONFIG_RELATIVE_PATH
 from abci_app.node.home import HomeError, set_toml_value
 
@@ -31,7 +32,7 @@ class ValidatorServices:
     l1_rpc_url: str = ""
     contract_address: str = ""
     l1_start_block: int = 1
-    confirmations: int = 12
+    confirmations: int = DEFAULT_CONFIRMATIONS
     l2_rpc_url: str = ""
 
 

@@ -25,7 +25,8 @@ from abci_app.chain.messages import query
 from abci_app.chain.messages import tx as tx_pb
 from abci_app.chain.state import ACTIVE, JAILED
 from abci_app.chain.txsign import SECP256K1_N, sign_tx
-from abci_app.devnet.localnet import Localnet, LocalNode, free_ports, wait_until
+from abci_app.devnet.localnet import Localnet, LocalNode, wait_until
+from abci_app.devnet.ports import free_ports
 from abci_app.errors import (
     BadNonceError,
     BadSignatureError,

@@ -21,8 +21,9 @@ import pytest
 from click.testing import CliRunner, Result
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from abci_app.devnet.localnet import free_ports, wait_until
+from abci_app.devnet.localnet import wait_until
 from abci_app.devnet.localnet_l2 import L2Localnet, L2Settings
+from abci_app.devnet.ports import free_port
 from abci_app.node.cli import main
 from abci_app.node.home import read_signer_key
 
@@ -61,7 +62,7 @@ def fails(result: Result, message: str) -> None:
 
 
 def dead_node() -> str:
-    return f"http://127.0.0.1:{free_ports(1)[0]}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def sequencer_id_of(net: L2Localnet, index: int) -> int:

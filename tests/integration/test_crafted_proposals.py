@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 
 from abci_app import chain, pb
 from abci_app.chain.messages import query as query_pb
-from abci_app.devnet.localnet import free_ports, stop_process, wait_until
+from abci_app.devnet.localnet import stop_process, wait_until
+from abci_app.devnet.ports import free_port
 from abci_app.devnet.relay_testing import (
     BLOCK_ID_FLAG_ABSENT,
     BLOCK_ID_FLAG_COMMIT,
@@ -171,7 +172,7 @@ def _is_listening(port: int) -> bool:
 
 def start_app(home: Path) -> LiveApp:
     (home / CONFIG_RELATIVE_PATH).parent.mkdir(parents=True)
-    port = free_ports(1)[0]
+    port = free_port()
     config = AppConfig(abci_address=f"tcp://127.0.0.1:{port}")
     (home / CONFIG_RELATIVE_PATH).write_text(render_config(config))
     log_path = home / "app.log"

@@ -24,8 +24,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from abci_app.chain.state import JAILED
-from abci_app.devnet.localnet import PROJECT_ROOT, free_ports, stop_process, wait_until
+from abci_app.devnet.localnet import PROJECT_ROOT, stop_process, wait_until
 from abci_app.devnet.localnet_l2 import L2Localnet, L2Settings
+from abci_app.devnet.ports import free_port
 from abci_app.node.home import read_validator_pubkey
 
 pytestmark = pytest.mark.integration
@@ -66,7 +67,7 @@ def is_serving(url: str) -> bool:
 @contextmanager
 def serving_dashboard(home: Path, *args: str) -> Iterator[str]:
     """`seqset dashboard --home home *args` on a free port; its URL while it runs."""
-    port = free_ports(1)[0]
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     log_path = home / "logs" / f"dashboard-{port}.log"
     with open(log_path, "ab") as log:
@@ -138,7 +139,7 @@ def test_first_paint_lists_the_four_sequencers_with_javascript_off(
 def test_unreachable_node_shows_a_banner_with_and_without_javascript(
     net: L2Localnet, browser: Browser,
 ) -> None:
-    dead_node = f"http://127.0.0.1:{free_ports(1)[0]}"
+    dead_node = f"http://127.0.0.1:{free_port()}"
     with serving_dashboard(net.nodes[0].home, "--node", dead_node) as url:
         for javascript in (False, True):
             context = browser.new_context(java_script_enabled=javascript)

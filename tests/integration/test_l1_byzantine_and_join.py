@@ -17,8 +17,9 @@ import grpc
 import pytest
 
 from abci_app import pb
-from abci_app.devnet.localnet import LocalNode, free_ports, wait_until
+from abci_app.devnet.localnet import LocalNode, wait_until
 from abci_app.devnet.localnet_l1 import TOKEN, L1Localnet, L1Settings
+from abci_app.devnet.ports import free_port
 from abci_app.l1 import contract
 from abci_app.l1.client import SidecarClient
 from abci_app.node.config import CONFIG_RELATIVE_PATH
@@ -186,7 +187,7 @@ def byzantine_net(tmp_path_factory: pytest.TempPathFactory, cometbft_binary: str
         net.init()
         # Started piece by piece (not net.start()), so node 3's address is not rewritten.
         net.write_app_sidecar_addresses()
-        liar_address = f"127.0.0.1:{free_ports(1)[0]}"
+        liar_address = f"127.0.0.1:{free_port()}"
         set_app_sidecar_address(net.nodes[BYZANTINE], liar_address)
         for index in range(len(net.nodes)):
             if index != BYZANTINE:

@@ -28,8 +28,9 @@ from abci_app import pb
 from abci_app.chain.messages import tx as tx_pb
 from abci_app.chain.txsign import sign_tx
 from abci_app.devnet.l2_audit import get_attested_headers, get_events, get_signers
-from abci_app.devnet.localnet import free_ports, wait_until
+from abci_app.devnet.localnet import wait_until
 from abci_app.devnet.localnet_l2 import L2Localnet, L2Settings
+from abci_app.devnet.ports import free_ports
 from abci_app.errors import UnknownMessageError
 from abci_app.l1.client import CHANNEL_OPTIONS, OBSERVED_METHOD, STATUS_METHOD
 from abci_app.node.home import read_signer_key

@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from abci_app.devnet.localnet import free_ports, stop_process, wait_until
+from abci_app.devnet.localnet import stop_process, wait_until
 from abci_app.devnet.localnet_l2 import L2Localnet, L2Settings
+from abci_app.devnet.ports import free_ports
 from abci_app.node.metrics import HISTOGRAM, METRICS
 
 pytestmark = pytest.mark.integration

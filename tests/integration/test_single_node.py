@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from abci_app import APP_NAME, __version__
-from abci_app.devnet.localnet import Localnet, free_ports
+from abci_app.devnet.localnet import Localnet
+from abci_app.devnet.ports import free_ports
 
 
 def test_seqset_node_commits_20_blocks_and_stops_cleanly(single_net: Localnet) -> None:

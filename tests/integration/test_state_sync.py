@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from abci_app.devnet.localnet import Localnet, LocalNode, free_ports, wait_until
+from abci_app.devnet.localnet import Localnet, LocalNode, wait_until
+from abci_app.devnet.ports import free_ports
 from abci_app.node.home import NodePorts, set_toml_value
 
 SNAPSHOT_INTERVAL = 10

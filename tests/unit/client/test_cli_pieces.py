@@ -95,8 +95,8 @@ def test_tx_result_names_its_code() -> None:
 
 def test_dead_node_is_one_line() -> None:
     from abci_app.client.rpc import ChainReadError
-    from abci_app.devnet.localnet import free_ports
+    from abci_app.devnet.ports import free_port
 
-    url = f"http://127.0.0.1:{free_ports(1)[0]}"
+    url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(ChainReadError, match=f"^node {url} did not answer: connection refused$"):
         NodeRpc(url).status()

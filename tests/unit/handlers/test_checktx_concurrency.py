@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from abci_app import pb
+from abci_app.devnet.ports import free_port
 from abci_app.errors import NotStartedError
 from abci_app.handlers import app as app_module
 from abci_app.node.config import AppConfig
@@ -22,7 +23,6 @@ from tests.integration.abci_client import AbciClient
 from tests.unit.handlers.test_extend_vote_nonblocking import (
     ServedApp,
     commit_first_block,
-    find_free_port,
     timed_call,
 )
 
@@ -54,7 +54,7 @@ def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldFinalize]:
 
 @pytest.fixture
 def app_port(tmp_path: Path, held: HeldFinalize) -> Iterator[int]:
-    port = find_free_port()
+    port = free_port()
     served = ServedApp(tmp_path / "home", AppConfig(abci_address=f"tcp://127.0.0.1:{port}"))
     try:
         yield port

@@ -8,7 +8,6 @@ and Query on their own connections must each answer within a few milliseconds.
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import nacl.signing
 import pytest
 
 from abci_app import chain, pb
+from abci_app.devnet.ports import free_port
 from abci_app.l1.service import sidecar_pb
 from abci_app.node.config import AppConfig
 from abci_app.node.home import sequencer_entry
@@ -70,12 +70,6 @@ class ServedApp:
             self.loop.close()
 
 
-def find_free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def sidecar(tmp_path: Path) -> Iterator[tuple[SleepySidecar, str]]:
     fake = SleepySidecar(threading.Event(), threading.Event(), [])
@@ -88,7 +82,7 @@ def sidecar(tmp_path: Path) -> Iterator[tuple[SleepySidecar, str]]:
 
 @pytest.fixture
 def app_port(tmp_path: Path, sidecar: tuple[SleepySidecar, str]) -> Iterator[int]:
-    port = find_free_port()
+    port = free_port()
     config = AppConfig(abci_address=f"tcp://127.0.0.1:{port}", sidecar_address=sidecar[1])
     served = ServedApp(tmp_path / "home", config)
     try:

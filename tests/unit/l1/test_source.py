@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from abci_app.devnet.anvil import compute_free_port
+from abci_app.devnet.ports import free_port
 from abci_app.l1.source import (
     JsonRpcSource,
     L1BadResponseError,
@@ -139,7 +139,7 @@ def test_slow_node_times_out_as_unavailable(server: ScriptedServer) -> None:
 
 def test_node_that_is_down_is_unavailable() -> None:
     with pytest.raises(L1UnavailableError, match="cannot reach"):
-        JsonRpcSource(f"http://127.0.0.1:{compute_free_port()}", timeout_s=1).get_chain_id()
+        JsonRpcSource(f"http://127.0.0.1:{free_port()}", timeout_s=1).get_chain_id()
 
 
 def test_event_nonce_selector_is_the_contracts_getter() -> None:
