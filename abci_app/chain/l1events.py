@@ -332,9 +332,11 @@ def process_batch_settled(
     kv: KVStore, msg: pb.events.BatchSettled, checked: CheckedL1Event, ctx: L1Context
 ) -> Event:
     batch = validate_settled_batch(kv, checked.amount_wei, bytes(msg.digest))
-    settle_batch(kv, batch, ctx.block.height)
-    return Event("settlement_batch_settled", [("batch_nonce", str(batch.nonce)),
-                                              ("digest", "0x" + bytes(batch.digest).hex())])
+    carried = settle_batch(kv, batch, ctx.block.height, ctx.block.time_ns)
+    attributes = [("batch_nonce", str(batch.nonce)), ("digest", "0x" + bytes(batch.digest).hex())]
+    if carried:  # a slash L1 capped at the lock: the rest comes from its withdrawal queue
+        attributes.append(("carried_slash_ids", ",".join(str(r.id) for r in carried)))
+    return Event("settlement_batch_settled", attributes)
 
 
 # Keyed by the L1Event oneof fields of abci_app/l1events_schema.EVENT_KINDS (a test checks

@@ -19,6 +19,7 @@ from abci_app.chain import keys
 from abci_app.chain.messages import state
 from abci_app.chain.params import Params, is_settlement_enabled
 from abci_app.chain.state import (
+    allocate_id,
     format_wei,
     get_chain_state,
     get_known_sequencer,
@@ -233,28 +234,41 @@ def validate_settled_batch(kv: KVStore, batch_nonce: int, digest: bytes) -> stat
     return batch
 
 
-def settle_batch(kv: KVStore, batch: state.SettlementBatch, height: int) -> None:
-    """The contract applied `batch`: each of its items is final."""
+def settle_batch(
+    kv: KVStore, batch: state.SettlementBatch, height: int, time_ns: int
+) -> list[state.SlashRecord]:
+    """The contract applied `batch`: each of its items is final.
+
+    Returns the carry-over slashes: what L1 could not take from a lock (see
+    carry_slash_shortfall), to be taken from L1's withdrawal queue by the next batch.
+    """
     ids = set(batch.withdrawal_ids)
     for withdrawal in get_withdrawals(kv):
         if withdrawal.id in ids:
             withdrawal.released_on_l1 = True
             put_withdrawal(kv, withdrawal)
     rewards = {r.sequencer_id: get_wei(r.amount_wei) for r in batch.rewards}
-    l1_slashed: dict[int, int] = {}
+    # The contract applies the slashes in batch order, each capped at what L1 still locks
+    l1_left: dict[int, int] = {}
+    carried: list[state.SlashRecord] = []
     for slash_id in batch.slash_ids:
         record = get_record(kv, keys.slash_key(slash_id), state.SlashRecord)
         if record is None:
             raise RuntimeError(f"slash {slash_id} is in batch {batch.nonce} but missing")
         record.settled = True
         put_record(kv, keys.slash_key(slash_id), record)
-        l1_slashed[record.sequencer_id] = (l1_slashed.get(record.sequencer_id, 0)
-                                           + get_wei(record.from_locked_wei))
-    for sequencer_id in sorted(set(rewards) | set(l1_slashed)):
+        sequencer_id = int(record.sequencer_id)
+        if sequencer_id not in l1_left:
+            l1_left[sequencer_id] = get_l1_locked(get_known_sequencer(kv, sequencer_id))
+        taken = min(get_wei(record.from_locked_wei), l1_left[sequencer_id])
+        l1_left[sequencer_id] -= taken
+        shortfall = get_wei(record.from_locked_wei) - taken
+        if shortfall > 0:
+            carried.append(carry_slash_shortfall(kv, record, shortfall, height, time_ns))
+    for sequencer_id in sorted(set(rewards) | set(l1_left)):
         seq = get_known_sequencer(kv, sequencer_id)
-        # The contract caps a slash at what L1 holds
-        set_l1_locked(seq, get_l1_locked(seq) - min(l1_slashed.get(seq.id, 0),
-                                                    get_l1_locked(seq)))
+        if sequencer_id in l1_left:
+            set_l1_locked(seq, l1_left[sequencer_id])
         seq.rewards_settled_wei = format_wei(get_wei(seq.rewards_settled_wei)
                                              + rewards.get(seq.id, 0))
         put_sequencer(kv, seq)
@@ -265,6 +279,27 @@ def settle_batch(kv: KVStore, batch: state.SettlementBatch, height: int) -> None
     chain.last_settled_batch_nonce = batch.nonce
     chain.in_flight_batch_nonce = 0
     put_chain_state(kv, chain)
+    return carried
+
+
+def carry_slash_shortfall(
+    kv: KVStore, record: state.SlashRecord, shortfall_wei: int, height: int, time_ns: int
+) -> state.SlashRecord:
+    """L1 took `shortfall_wei` less of `record` from the lock than the chain did.
+
+    Its owner queued that stake for withdrawal on L1 after the slash was batched, so
+    move_unbatched_slash_to_pending could not move it: it sits in L1's withdrawal queue,
+    where the chain never counted it as pending. A new record takes it from there, or it
+    would stay in the queue for good (never released, never burned, a full exit never
+    ending). Not a new slash: the totals counted it when `record` was applied.
+    """
+    carry = state.SlashRecord(
+        id=allocate_id(kv, "next_slash_id"), sequencer_id=record.sequencer_id,
+        reason=record.reason, height=height, time_ns=time_ns,
+        from_pending_wei=format_wei(shortfall_wei), from_locked_wei=format_wei(0),
+        infraction_height=record.infraction_height, carries_slash_id=record.id)
+    put_record(kv, keys.slash_key(carry.id), carry)
+    return carry
 
 
 def move_unbatched_slash_to_pending(kv: KVStore, sequencer_id: int, excess_wei: int) -> int:

@@ -199,7 +199,9 @@ def render_slash_row(record: state.SlashRecord) -> str:
     settled = "settled on L1" if record.settled else (
         f"batch {record.batch_nonce}" if record.batch_nonce else "not batched")
     return ("<tr>" + cell(record.id, cls="num") + cell(_sequencer_name(int(record.sequencer_id)))
-            + cell(record.reason) + cell(format_count(int(record.height)), cls="num")
+            + cell(record.reason + (f" (rest of slash {record.carries_slash_id}, from the L1 "
+                                    "queue)" if record.carries_slash_id else ""))
+            + cell(format_count(int(record.height)), cls="num")
             + cell(format_time_ns(int(record.time_ns))) + cell(format_bps(int(record.fraction_bps)))
             + wei_cell(record.from_locked_wei) + wei_cell(record.from_pending_wei)
             + cell(settled) + "</tr>")

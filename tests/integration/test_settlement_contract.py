@@ -11,7 +11,10 @@ from hypothesis import strategies as st
 from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
+from abci_app import chain
 from abci_app import settlement as s
+from abci_app.chain.settlement import get_settlement_batch
+from abci_app.chain.withdrawals import get_withdrawals
 from abci_app.devnet import l1_deploy
 from abci_app.devnet.anvil import Anvil
 from abci_app.l1 import contract as c
@@ -31,6 +34,14 @@ from tests.integration.l1_fixtures import (
     make_signer_key,
 )
 from tests.integration.settlement_fixtures import make_batch, settle_batch, sign_batch
+from tests.unit.chain.helpers import (
+    DEFAULT_PARAMS,
+    SETTLEMENT_PARAMS,
+    Driver,
+    consensus_address,
+    l1_event,
+    make_chain,
+)
 
 pytestmark = pytest.mark.integration
 # Sequencer i + 1 locks STAKES[i] with signer make_signer(i); the total, 360, splits into thirds.
@@ -39,6 +50,7 @@ TOTAL_STAKE = sum(STAKES)
 ALL = list(range(len(STAKES)))
 SINK = "0x00000000000000000000000000000000005141ac"
 DOWNTIME = s.SlashReason.DOWNTIME
+CHAIN_WITHDRAWAL_DELAY_NS = (DEFAULT_PARAMS["withdrawal_delay_s"] + 1) * 10**9
 
 
 @pytest.fixture(scope="module", name="settle_env")
@@ -321,3 +333,56 @@ def test_settle_accepts_exactly_the_subsets_the_python_model_accepts(
             dry_run(settle_env, batch, signatures)
         data = str(info.value.data)
         assert c.get_revert_name(settle_env.dep.locking.abi, data) == "InsufficientSignedStake"
+
+
+def test_slash_capped_at_the_lock_is_carried_to_the_queue_and_the_exit_completes(
+    env: L1Env,
+) -> None:
+    """The chain's batches on the real contract: a full exit that starts while a slash of
+    the same stake is in flight. L1 can take none of it from the (now empty) lock; the
+    chain carries it to L1's withdrawal queue, after which both sides queue the same
+    amount, the release pays exactly that, and the exit completes on L1."""
+    driver = Driver(make_chain(STAKES, **SETTLEMENT_PARAMS, min_lock_wei=MIN_LOCK_WEI))
+    owner, seq_id = env.owners[3], 4
+
+    def relay(kind: str, **fields: Any) -> None:
+        nonce = chain.get_last_applied_l1_nonce(driver.kv) + 1
+        outcome = driver.block(l1_events=[l1_event(nonce, kind, **fields)])
+        assert outcome.l1_results[0].code == 0, outcome.l1_results[0].log
+
+    def form_chain_batch() -> tuple[int, bytes]:
+        while (pending := chain.get_pending_settlement(driver.kv)) is None:
+            driver.block()
+        return pending
+
+    def settle_chain_batch() -> s.Batch:
+        nonce, digest = form_chain_batch()
+        record = get_settlement_batch(driver.kv, nonce)
+        assert record is not None
+        batch = s.decode_batch(bytes(record.batch))
+        settle_batch(env, make_batch(env, releases=batch.releases, slashes=batch.slashes,
+                                     rewards=batch.rewards))
+        relay("batch_settled", sequencer_id=0, batch_nonce=str(nonce), digest=digest)
+        return batch
+
+    driver.block(misbehavior=[chain.Misbehavior("duplicate_vote", consensus_address(seq_id),
+                                                driver.height, 0, TOTAL_STAKE // ETHER)])
+    form_chain_batch()  # the slash is now in flight
+    c.initiate_unlock(env.dep, owner.private_key, seq_id)
+    relay("unlock_initiated", sequencer_id=seq_id, amount_wei=str(STAKES[3]))
+    slash = STAKES[3] * 500 // 10_000  # double sign: 5%
+    assert settle_chain_batch().slashes == (s.Slash(seq_id, s.SlashReason.DOUBLE_SIGN,
+                                                    slash, 0),)
+    assert sum(w.amount_wei for w in c.get_pending_withdrawals(env.dep, seq_id)) == STAKES[3]
+    assert settle_chain_batch().slashes == (s.Slash(seq_id, s.SlashReason.DOUBLE_SIGN,
+                                                    0, slash),)
+    chain_queued = sum(int(w.amount_wei) for w in get_withdrawals(driver.kv, seq_id))
+    assert sum(w.amount_wei for w in c.get_pending_withdrawals(env.dep, seq_id)) == chain_queued
+    assert chain_queued == STAKES[3] - slash
+    driver.block(advance_ns=CHAIN_WITHDRAWAL_DELAY_NS)
+    assert settle_chain_batch().releases == (s.Release(seq_id, chain_queued),)
+    before = balance_of(env, owner.address)
+    c.claim(env.dep, owner.private_key, seq_id)
+    assert balance_of(env, owner.address) == before + chain_queued
+    assert c.get_sequencer(env.dep, seq_id).status == SequencerStatus.EXITED
+    assert_books_balance(env)

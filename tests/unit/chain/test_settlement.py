@@ -4,12 +4,21 @@
 import json
 from typing import Any
 
+import pytest
+
 from abci_app import chain, pb
 from abci_app import settlement as s
 from abci_app.chain import keys
 from abci_app.chain.messages import state
 from abci_app.chain.settlement import get_settlement_batch
-from abci_app.chain.state import get_l1_locked, get_locked, get_record, get_sequencer, put_sequencer
+from abci_app.chain.state import (
+    get_l1_locked,
+    get_locked,
+    get_record,
+    get_sequencer,
+    get_totals,
+    put_sequencer,
+)
 from abci_app.chain.withdrawals import get_withdrawals
 from abci_app.errors import BatchMismatchError
 from abci_app.store.kv import MemoryKV
@@ -309,3 +318,44 @@ def test_settlement_batch_query_by_nonce() -> None:
     assert (answer.batch.nonce, answer.batch.status) == (1, state.SETTLEMENT_STATUS_SETTLED)
     assert chain.query(driver.kv, "/settlement/batch/2", b"", 0).code != 0
     assert chain.query(driver.kv, "/settlement/pending", b"", 0).code != 0
+
+
+# --- a withdrawal queued on L1 while a slash of the same stake is in flight ----------------
+
+
+@pytest.mark.parametrize("exit_kind", ["withdrawal_requested", "unlock_initiated"])
+def test_slash_l1_capped_at_the_lock_is_carried_to_the_withdrawal_queue(exit_kind: str) -> None:
+    # Double sign takes 5 of 100 from the lock; the batch carrying it is in flight when the
+    # owner moves 98 (or all 100) of L1's lock to the withdrawal queue: L1 can take only
+    # what its lock still holds, and the rest sits in its queue, counted by the chain nowhere.
+    driver = _driver()
+    driver.block(misbehavior=[chain.Misbehavior("duplicate_vote", consensus_address(3),
+                                                driver.height, 0, 300)])
+    assert _form_batch(driver).slashes == (s.Slash(3, s.SlashReason.DOUBLE_SIGN, 5 * ETH, 0),)
+    if exit_kind == "withdrawal_requested":
+        _withdraw(driver, 3, 98 * ETH, remaining=2 * ETH)
+        l1_queued, l1_lock_left = 98 * ETH, 2 * ETH
+    else:
+        driver.block(l1_events=[_event(driver, "unlock_initiated", sequencer_id=3,
+                                       amount_wei=str(100 * ETH))])
+        l1_queued, l1_lock_left = 100 * ETH, 0
+    chain_queued = sum(int(w.amount_wei) for w in get_withdrawals(driver.kv, 3))
+    assert chain_queued == 95 * ETH
+    totals = get_totals(driver.kv)
+
+    _settle(driver)  # L1 takes min(5, what its lock holds) from the lock
+    shortfall = 5 * ETH - l1_lock_left if l1_lock_left < 5 * ETH else 0
+    assert get_l1_locked(get_sequencer(driver.kv, 3)) == max(l1_lock_left - 5 * ETH, 0)
+    carry = get_record(driver.kv, keys.slash_key(2), state.SlashRecord)
+    assert carry is not None
+    assert (carry.carries_slash_id, carry.sequencer_id, carry.reason) == (1, 3, "double_sign")
+    assert (int(carry.from_locked_wei), int(carry.from_pending_wei)) == (0, shortfall)
+    assert get_totals(driver.kv) == totals  # not a new slash
+
+    # The next batch takes the rest from L1's queue, leaving it equal to the chain's
+    assert _form_batch(driver).slashes == (s.Slash(3, s.SlashReason.DOUBLE_SIGN, 0, shortfall),)
+    _settle(driver)
+    assert l1_queued - shortfall == chain_queued
+    assert get_record(driver.kv, keys.slash_key(2), state.SlashRecord).settled
+    driver.block()
+    assert chain.get_pending_settlement(driver.kv) is None  # carried once, not again
