@@ -273,7 +273,11 @@ class MetricsServer:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        try:
+            self._server = ThreadingHTTPServer((host, port), Handler)
+        except OSError as exc:  # name the address: a bare "[Errno 98]" says nothing
+            raise OSError(exc.errno, f"cannot serve metrics on {address}: {exc.strerror}"
+                          ) from exc
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics",
                                         daemon=True)

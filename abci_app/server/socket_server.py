@@ -164,7 +164,12 @@ def _listen(address: str) -> socket.socket:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         listener = socket.socket(family, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((host, int(port)))
+        try:
+            listener.bind((host, int(port)))
+        except OSError as exc:
+            listener.close()
+            raise OSError(exc.errno, f"cannot listen for ABCI on {address}: {exc.strerror}"
+                          ) from exc
     listener.listen(_BACKLOG)
     return listener
 

@@ -1,6 +1,7 @@
 """The metrics registry: the one table of names and the Prometheus text format."""
 
 import re
+import socket
 import urllib.request
 
 import pytest
@@ -139,3 +140,12 @@ def test_server_serves_metrics_and_404_elsewhere() -> None:
             urllib.request.urlopen(url + "/other", timeout=5)
     finally:
         server.stop()
+
+
+def test_a_busy_metrics_address_is_named_in_the_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"tcp://127.0.0.1:{taken.getsockname()[1]}"
+        with pytest.raises(OSError, match=re.escape(f"cannot serve metrics on {address}")):
+            start_metrics_server(address, Registry(APP))

@@ -206,3 +206,13 @@ def test_a_failing_accept_is_retried_without_spinning() -> None:
     thread.join(2)
     assert not thread.is_alive()
     assert FailingListener.calls <= 10
+
+
+async def test_a_busy_abci_address_is_named_in_the_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"tcp://127.0.0.1:{taken.getsockname()[1]}"
+        server = AbciSocketServer(lambda request: pb.abci.Response(), address)
+        with pytest.raises(OSError, match=f"cannot listen for ABCI on {address}"):
+            await server.start()
