@@ -155,9 +155,9 @@ def draw_block(data: Any, driver: Driver, offline: set[int]) -> dict[str, Any]:
             **draw_l2(data, driver, advance_ns)}
 
 
-def check_invariants(kv: MemoryKV, params: chain.Params, was_stale: bool,
-                     outcome: chain.BlockOutcome) -> bool:
-    """Returns whether the producer is stale: not a candidate while someone is."""
+def check_invariants(kv: MemoryKV, params: chain.Params, was_stale: tuple[int, int] | None,
+                     outcome: chain.BlockOutcome) -> tuple[int, int] | None:
+    """Returns (epoch, producer) when the producer is stale: not a candidate while someone is."""
     totals = get_totals(kv)
     sequencers = get_sequencers(kv)
     withdrawals = get_withdrawals(kv)
@@ -172,15 +172,18 @@ def check_invariants(kv: MemoryKV, params: chain.Params, was_stale: bool,
     for seq in sequencers:
         assert get_locked(seq) >= 0
         assert int(seq.rewards_accrued_wei) >= int(seq.rewards_claimed_wei) >= 0
-    # Verify a producer that is no rotation candidate while someone is (jailed at the end
-    # of a block: the rotation runs before user txs) is replaced in the next block
+    # Verify a producer that is no rotation candidate while someone is (jailed or slashed
+    # late in a block: the rotation runs first) is replaced in the next block. A producer
+    # the block itself chose (a new epoch) and then jailed is stale for the first time.
     candidates = compute_rotation_candidates(
         sequencers, params, int(get_chain_state(kv).last_block_time_ns))
     chain_state = get_chain_state(kv)
     schedule = get_epoch_schedule(kv, chain_state.current_epoch)
-    stale = bool(candidates) and get_current_producer(schedule) not in {
-        c.sequencer_id for c in candidates}
-    if was_stale and stale and chain_state.last_l2_height < schedule.last_l2_height:
+    producer = get_current_producer(schedule)
+    stale = ((int(chain_state.current_epoch), producer)
+             if candidates and producer not in {c.sequencer_id for c in candidates} else None)
+    if (stale is not None and stale == was_stale
+            and chain_state.last_l2_height < schedule.last_l2_height):
         assert any(e.type == "producer_reelected" for e in outcome.events)
     return stale
 
@@ -233,7 +236,7 @@ def test_random_blocks_keep_invariants_and_replay_identically(data: Any, stakes:
     blocks: list[chain.BlockInput] = []
     hashes: list[bytes] = []
     offline = data.draw(st.sets(st.integers(1, MAX_INDEX), max_size=2))
-    stale = False
+    stale = None
     for _ in range(data.draw(st.integers(1, 40))):
         block, outcome = run_block(driver, draw_block(data, driver, offline))
         blocks.append(block)
