@@ -181,7 +181,9 @@ def validate_lock_increased(
     kv: KVStore, msg: pb.events.LockIncreased, ctx: L1Context
 ) -> CheckedL1Event:
     seq = _require_sequencer(kv, msg.sequencer_id)
-    _require_status(seq, (ACTIVE, JAILED), "increase its lock")
+    # L1 moved the tokens already (a tombstoned sequencer is Active there): a fact. Refused,
+    # the chain's l1_locked would fall behind L1's, and those tokens could never leave.
+    _require_status(seq, (ACTIVE, JAILED, TOMBSTONED), "increase its lock")
     amount = _require_positive(msg.amount_wei, "lock_increased.amount_wei")
     if msg.new_total_wei:
         parse_wei(msg.new_total_wei, "lock_increased.new_total_wei")
@@ -332,10 +334,13 @@ def process_batch_settled(
     kv: KVStore, msg: pb.events.BatchSettled, checked: CheckedL1Event, ctx: L1Context
 ) -> Event:
     batch = validate_settled_batch(kv, checked.amount_wei, bytes(msg.digest))
-    carried = settle_batch(kv, batch, ctx.block.height, ctx.block.time_ns)
+    settled = settle_batch(kv, batch, ctx.block.height, ctx.block.time_ns, ctx.params)
     attributes = [("batch_nonce", str(batch.nonce)), ("digest", "0x" + bytes(batch.digest).hex())]
-    if carried:  # a slash L1 capped at the lock: the rest comes from its withdrawal queue
-        attributes.append(("carried_slash_ids", ",".join(str(r.id) for r in carried)))
+    if settled.carried:  # a slash L1 capped at the lock: the rest comes from its queue
+        attributes.append(("carried_slash_ids", ",".join(str(r.id) for r in settled.carried)))
+    if settled.queued:  # stake L1 had queued while a slash of it was in flight
+        attributes.append(("queued_withdrawal_ids",
+                           ",".join(str(w.id) for w in settled.queued)))
     return Event("settlement_batch_settled", attributes)
 
 

@@ -24,6 +24,7 @@ from abci_app.chain.state import (
     get_chain_state,
     get_known_sequencer,
     get_l1_locked,
+    get_locked,
     get_record,
     get_records,
     get_reward_pending_ids,
@@ -35,7 +36,12 @@ from abci_app.chain.state import (
     set_l1_locked,
 )
 from abci_app.chain.types import BlockInput, Event
-from abci_app.chain.withdrawals import get_withdrawal_amount, get_withdrawals, put_withdrawal
+from abci_app.chain.withdrawals import (
+    get_withdrawal_amount,
+    get_withdrawals,
+    put_withdrawal,
+    queue_withdrawal,
+)
 from abci_app.errors import BatchMismatchError
 from abci_app.store.kv import KVStore
 
@@ -234,14 +240,18 @@ def validate_settled_batch(kv: KVStore, batch_nonce: int, digest: bytes) -> stat
     return batch
 
 
-def settle_batch(
-    kv: KVStore, batch: state.SettlementBatch, height: int, time_ns: int
-) -> list[state.SlashRecord]:
-    """The contract applied `batch`: each of its items is final.
+@dataclass(frozen=True)
+class SettledBatch:
+    """What settling a batch left to reconcile with L1 (see reconcile_l1_queue)."""
 
-    Returns the carry-over slashes: what L1 could not take from a lock (see
-    carry_slash_shortfall), to be taken from L1's withdrawal queue by the next batch.
-    """
+    carried: list[state.SlashRecord]  # shortfalls the next batch takes from L1's queue
+    queued: list[state.PendingWithdrawal]  # lock L1 already holds in its queue
+
+
+def settle_batch(
+    kv: KVStore, batch: state.SettlementBatch, height: int, time_ns: int, params: Params
+) -> SettledBatch:
+    """The contract applied `batch`: each of its items is final."""
     ids = set(batch.withdrawal_ids)
     for withdrawal in get_withdrawals(kv):
         if withdrawal.id in ids:
@@ -265,10 +275,12 @@ def settle_batch(
         shortfall = get_wei(record.from_locked_wei) - taken
         if shortfall > 0:
             carried.append(carry_slash_shortfall(kv, record, shortfall, height, time_ns))
+    queued: list[state.PendingWithdrawal] = []
     for sequencer_id in sorted(set(rewards) | set(l1_left)):
         seq = get_known_sequencer(kv, sequencer_id)
         if sequencer_id in l1_left:
             set_l1_locked(seq, l1_left[sequencer_id])
+            queued += reconcile_l1_queue(kv, seq, time_ns, params)
         seq.rewards_settled_wei = format_wei(get_wei(seq.rewards_settled_wei)
                                              + rewards.get(seq.id, 0))
         put_sequencer(kv, seq)
@@ -279,7 +291,7 @@ def settle_batch(
     chain.last_settled_batch_nonce = batch.nonce
     chain.in_flight_batch_nonce = 0
     put_chain_state(kv, chain)
-    return carried
+    return SettledBatch(carried, queued)
 
 
 def carry_slash_shortfall(
@@ -300,6 +312,23 @@ def carry_slash_shortfall(
         infraction_height=record.infraction_height, carries_slash_id=record.id)
     put_record(kv, keys.slash_key(carry.id), carry)
     return carry
+
+
+def reconcile_l1_queue(
+    kv: KVStore, seq: state.Sequencer, time_ns: int, params: Params
+) -> list[state.PendingWithdrawal]:
+    """Queue the chain's lock above L1's, once a batch's slashes are applied on L1.
+
+    Outside settlement the chain's lock never exceeds L1's (the chain slashes first). It
+    does when the owner queued stake on L1 while a slash of it was in flight and then
+    L1's lock paid that slash after all (a later increaseLock): the stake the chain could
+    not queue then sits in L1's queue, and the chain queues it now, so that it is
+    released like any withdrawal instead of staying in both places. The caller stores `seq`.
+    """
+    excess = get_locked(seq) - get_l1_locked(seq)
+    if excess <= 0:
+        return []
+    return [queue_withdrawal(kv, seq, excess, time_ns, params, l1_nonce=0)]
 
 
 def move_unbatched_slash_to_pending(kv: KVStore, sequencer_id: int, excess_wei: int) -> int:

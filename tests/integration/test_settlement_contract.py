@@ -14,6 +14,7 @@ from web3.logs import DISCARD
 from abci_app import chain
 from abci_app import settlement as s
 from abci_app.chain.settlement import get_settlement_batch
+from abci_app.chain.state import get_l1_locked, get_locked, get_sequencer, get_totals
 from abci_app.chain.withdrawals import get_withdrawals
 from abci_app.devnet import l1_deploy
 from abci_app.devnet.anvil import Anvil
@@ -335,54 +336,103 @@ def test_settle_accepts_exactly_the_subsets_the_python_model_accepts(
         assert c.get_revert_name(settle_env.dep.locking.abi, data) == "InsufficientSignedStake"
 
 
+class MirroredChain:
+    """The chain's state machine (tests.unit.chain's Driver) beside the real contract:
+    L1 events are relayed by hand, and the chain's batches are settled on the contract."""
+
+    def __init__(self, env: L1Env, **params: Any) -> None:
+        self.env = env
+        self.driver = Driver(make_chain(STAKES, **SETTLEMENT_PARAMS, min_lock_wei=MIN_LOCK_WEI,
+                                        **params))
+
+    def relay(self, kind: str, **fields: Any) -> None:
+        nonce = chain.get_last_applied_l1_nonce(self.driver.kv) + 1
+        outcome = self.driver.block(l1_events=[l1_event(nonce, kind, **fields)])
+        assert outcome.l1_results[0].code == 0, outcome.l1_results[0].log
+
+    def double_sign(self, sequencer_id: int) -> None:
+        self.driver.block(misbehavior=[chain.Misbehavior(
+            "duplicate_vote", consensus_address(sequencer_id), self.driver.height, 0,
+            TOTAL_STAKE // ETHER)])
+
+    def form_batch(self) -> tuple[int, bytes]:
+        while (pending := chain.get_pending_settlement(self.driver.kv)) is None:
+            self.driver.block()
+        return pending
+
+    def settle(self) -> s.Batch:
+        nonce, digest = self.form_batch()
+        record = get_settlement_batch(self.driver.kv, nonce)
+        assert record is not None
+        batch = s.decode_batch(bytes(record.batch))
+        settle_batch(self.env, make_batch(self.env, releases=batch.releases,
+                                          slashes=batch.slashes, rewards=batch.rewards))
+        self.relay("batch_settled", sequencer_id=0, batch_nonce=str(nonce), digest=digest)
+        return batch
+
+    def queued(self, sequencer_id: int) -> tuple[int, int]:
+        """(the chain's queue, L1's queue) of `sequencer_id`."""
+        return (sum(int(w.amount_wei) for w in get_withdrawals(self.driver.kv, sequencer_id)),
+                sum(w.amount_wei for w in c.get_pending_withdrawals(self.env.dep, sequencer_id)))
+
+    def release_all(self, sequencer_id: int) -> int:
+        """After the chain's delay, settle its releases; returns what the owner can claim."""
+        self.driver.block(advance_ns=CHAIN_WITHDRAWAL_DELAY_NS)
+        [release] = self.settle().releases
+        assert release.sequencer_id == sequencer_id
+        return release.amount_wei
+
+
 def test_slash_capped_at_the_lock_is_carried_to_the_queue_and_the_exit_completes(
     env: L1Env,
 ) -> None:
-    """The chain's batches on the real contract: a full exit that starts while a slash of
-    the same stake is in flight. L1 can take none of it from the (now empty) lock; the
-    chain carries it to L1's withdrawal queue, after which both sides queue the same
-    amount, the release pays exactly that, and the exit completes on L1."""
-    driver = Driver(make_chain(STAKES, **SETTLEMENT_PARAMS, min_lock_wei=MIN_LOCK_WEI))
+    """A full exit that starts while a slash of the same stake is in flight. L1 can take
+    none of it from the (now empty) lock; the chain carries it to L1's withdrawal queue,
+    after which both sides queue the same amount, the release pays exactly that, and the
+    exit completes on L1."""
+    mirror = MirroredChain(env)
     owner, seq_id = env.owners[3], 4
-
-    def relay(kind: str, **fields: Any) -> None:
-        nonce = chain.get_last_applied_l1_nonce(driver.kv) + 1
-        outcome = driver.block(l1_events=[l1_event(nonce, kind, **fields)])
-        assert outcome.l1_results[0].code == 0, outcome.l1_results[0].log
-
-    def form_chain_batch() -> tuple[int, bytes]:
-        while (pending := chain.get_pending_settlement(driver.kv)) is None:
-            driver.block()
-        return pending
-
-    def settle_chain_batch() -> s.Batch:
-        nonce, digest = form_chain_batch()
-        record = get_settlement_batch(driver.kv, nonce)
-        assert record is not None
-        batch = s.decode_batch(bytes(record.batch))
-        settle_batch(env, make_batch(env, releases=batch.releases, slashes=batch.slashes,
-                                     rewards=batch.rewards))
-        relay("batch_settled", sequencer_id=0, batch_nonce=str(nonce), digest=digest)
-        return batch
-
-    driver.block(misbehavior=[chain.Misbehavior("duplicate_vote", consensus_address(seq_id),
-                                                driver.height, 0, TOTAL_STAKE // ETHER)])
-    form_chain_batch()  # the slash is now in flight
+    mirror.double_sign(seq_id)
+    mirror.form_batch()  # the slash is now in flight
     c.initiate_unlock(env.dep, owner.private_key, seq_id)
-    relay("unlock_initiated", sequencer_id=seq_id, amount_wei=str(STAKES[3]))
+    mirror.relay("unlock_initiated", sequencer_id=seq_id, amount_wei=str(STAKES[3]))
     slash = STAKES[3] * 500 // 10_000  # double sign: 5%
-    assert settle_chain_batch().slashes == (s.Slash(seq_id, s.SlashReason.DOUBLE_SIGN,
-                                                    slash, 0),)
-    assert sum(w.amount_wei for w in c.get_pending_withdrawals(env.dep, seq_id)) == STAKES[3]
-    assert settle_chain_batch().slashes == (s.Slash(seq_id, s.SlashReason.DOUBLE_SIGN,
-                                                    0, slash),)
-    chain_queued = sum(int(w.amount_wei) for w in get_withdrawals(driver.kv, seq_id))
-    assert sum(w.amount_wei for w in c.get_pending_withdrawals(env.dep, seq_id)) == chain_queued
-    assert chain_queued == STAKES[3] - slash
-    driver.block(advance_ns=CHAIN_WITHDRAWAL_DELAY_NS)
-    assert settle_chain_batch().releases == (s.Release(seq_id, chain_queued),)
+    assert mirror.settle().slashes == (s.Slash(seq_id, s.SlashReason.DOUBLE_SIGN, slash, 0),)
+    assert mirror.queued(seq_id) == (STAKES[3] - slash, STAKES[3])
+    assert mirror.settle().slashes == (s.Slash(seq_id, s.SlashReason.DOUBLE_SIGN, 0, slash),)
+    assert mirror.queued(seq_id) == (STAKES[3] - slash, STAKES[3] - slash)
+    released = mirror.release_all(seq_id)
     before = balance_of(env, owner.address)
     c.claim(env.dep, owner.private_key, seq_id)
-    assert balance_of(env, owner.address) == before + chain_queued
+    assert balance_of(env, owner.address) == before + released == before + STAKES[3] - slash
     assert c.get_sequencer(env.dep, seq_id).status == SequencerStatus.EXITED
+    assert_books_balance(env)
+
+
+def test_lock_increased_after_an_in_flight_slash_burns_only_the_slash(env: L1Env) -> None:
+    """The owner queues 25 of 40 while a slash of 20 is in flight (the chain can queue only
+    20), then adds 10 to the lock, which L1 applies although the chain tombstoned it: L1's
+    lock pays the whole slash, and the chain queues the 5 L1 already holds in its queue."""
+    mirror = MirroredChain(env, double_sign_slash_bps=5000)
+    owner, seq_id = env.owners[3], 4  # 40 locked
+    sink_before = balance_of(env, SINK)
+    slashed_before = get_totals(mirror.driver.kv)["total_slashed_wei"]
+    mirror.double_sign(seq_id)
+    mirror.form_batch()  # a slash of 20 from the lock is in flight
+    c.request_withdrawal(env.dep, owner.private_key, seq_id, 25 * ETHER)  # L1: lock 15
+    mirror.relay("withdrawal_requested", sequencer_id=seq_id, amount_wei=str(25 * ETHER),
+                 remaining_wei=str(15 * ETHER))
+    c.increase_lock(env.dep, owner.private_key, seq_id, 10 * ETHER)  # L1: lock 25
+    mirror.relay("lock_increased", sequencer_id=seq_id, amount_wei=str(10 * ETHER),
+                 new_total_wei=str(25 * ETHER))
+    mirror.settle()  # L1 takes all 20 from its lock of 25
+    for _ in range(2):  # nothing carried: no later batch burns anything
+        mirror.driver.block()
+    assert chain.get_pending_settlement(mirror.driver.kv) is None
+    chain_slashed = get_totals(mirror.driver.kv)["total_slashed_wei"] - slashed_before
+    assert balance_of(env, SINK) - sink_before == chain_slashed == 20 * ETHER
+    assert mirror.queued(seq_id) == (25 * ETHER, 25 * ETHER)
+    seq = get_sequencer(mirror.driver.kv, seq_id)
+    assert get_locked(seq) == get_l1_locked(seq) == c.get_sequencer(env.dep, seq_id).amount_wei
+    assert mirror.release_all(seq_id) == 25 * ETHER
     assert_books_balance(env)

@@ -86,7 +86,6 @@ INVALID: list[tuple[pb.events.L1Event, type[AppError]]] = [
     (_locked(consensus_pubkey=consensus_pubkey(ACTIVE_ID)), ConsensusKeyInUseError),
     (_event("lock_increased", UNKNOWN_ID, amount_wei="1"), UnknownSequencerError),
     (_event("lock_increased", UNLOCKING_ID, amount_wei="1"), NotActiveError),
-    (_event("lock_increased", TOMBSTONED_ID, amount_wei="1"), TombstonedError),
     (_event("lock_increased", ACTIVE_ID, amount_wei="0"), InvalidAmountError),
     (_event("lock_increased", ACTIVE_ID, amount_wei="1.5"), InvalidAmountError),
     (_event("signer_changed", UNKNOWN_ID, new_signer=signer_address(7)), UnknownSequencerError),

@@ -73,11 +73,17 @@ def _form_batch(driver: Driver) -> s.Batch:
 
 def _settle(driver: Driver) -> s.Batch:
     batch = _in_flight(driver)
-    digest = s.compute_batch_digest(batch)
-    outcome = driver.block(l1_events=[_event(driver, "batch_settled", sequencer_id=0,
-                                             batch_nonce=str(batch.nonce), digest=digest)])
-    assert outcome.l1_results[0].code == 0, outcome.l1_results[0].log
+    _settle_outcome(driver)
     return batch
+
+
+def _settle_outcome(driver: Driver) -> chain.BlockOutcome:
+    batch = _in_flight(driver)
+    outcome = driver.block(l1_events=[_event(driver, "batch_settled", sequencer_id=0,
+                                             batch_nonce=str(batch.nonce),
+                                             digest=s.compute_batch_digest(batch))])
+    assert outcome.l1_results[0].code == 0, outcome.l1_results[0].log
+    return outcome
 
 
 def _withdraw(driver: Driver, sequencer_id: int, amount: int, remaining: int) -> chain.BlockOutcome:
@@ -359,3 +365,34 @@ def test_slash_l1_capped_at_the_lock_is_carried_to_the_withdrawal_queue(exit_kin
     assert get_record(driver.kv, keys.slash_key(2), state.SlashRecord).settled
     driver.block()
     assert chain.get_pending_settlement(driver.kv) is None  # carried once, not again
+
+
+def test_a_tombstoned_sequencers_l1_lock_increase_is_applied_so_no_carry_is_invented() -> None:
+    # Tombstoned on the chain, still Active on L1: its increaseLock moved tokens there.
+    # Refused, l1_locked would fall behind L1's lock and settling the in-flight slash would
+    # invent a shortfall, burning from L1's queue stake the owner is owed.
+    driver = _driver(double_sign_slash_bps=5000)
+    driver.block(misbehavior=[chain.Misbehavior("duplicate_vote", consensus_address(3),
+                                                driver.height, 0, 300)])
+    assert _form_batch(driver).slashes[0].from_locked_wei == 50 * ETH  # in flight
+    _withdraw(driver, 3, 60 * ETH, remaining=40 * ETH)  # L1: lock 40, queue 60
+    outcome = driver.block(l1_events=[_event(driver, "lock_increased", sequencer_id=3,
+                                             amount_wei=str(30 * ETH),
+                                             new_total_wei=str(70 * ETH))])
+    assert outcome.l1_results[0].code == 0, outcome.l1_results[0].log
+    seq = get_sequencer(driver.kv, 3)
+    assert (get_locked(seq), get_l1_locked(seq)) == (30 * ETH, 70 * ETH)
+    assert _power(driver, 3) == 0  # tombstoned: the stake can leave, never sign again
+    totals = get_totals(driver.kv)
+    outcome = _settle_outcome(driver)  # L1 takes all 50 from its lock of 70
+    assert get_record(driver.kv, keys.slash_key(2), state.SlashRecord) is None  # no carry
+    # The 10 the chain could not queue then (its lock was 50, L1 queued 60) sits in L1's
+    # queue, and the chain's lock of 30 is 10 above L1's 20: the chain queues it now.
+    seq = get_sequencer(driver.kv, 3)
+    assert (get_locked(seq), get_l1_locked(seq)) == (20 * ETH, 20 * ETH)
+    assert sum(int(w.amount_wei) for w in get_withdrawals(driver.kv, 3)) == 60 * ETH
+    [settled] = [e for e in outcome.l1_results[0].events if e.type == "settlement_batch_settled"]
+    assert ("queued_withdrawal_ids", "2") in settled.attributes
+    assert get_totals(driver.kv) == {**totals, "total_locked_wei": totals["total_locked_wei"]
+                                     - 10 * ETH, "total_pending_wei":
+                                     totals["total_pending_wei"] + 10 * ETH}
