@@ -146,3 +146,12 @@ def test_relay_rows_count_signed_commits_and_read_the_latest_carried_extension()
     assert (row_b.signed, row_b.counted, row_b.last_extension) == (1, 2, None)
     html = render_sections(make_overview(relay=[row_a, row_b]))["relay"]
     assert 'class="num relay-down">1/2</td>' in html
+
+
+def test_a_carried_slash_names_the_slash_it_completes() -> None:
+    carried = state.SlashRecord(id=2, sequencer_id=2, reason="double_sign", height=41,
+                                from_locked_wei="0", from_pending_wei="5", carries_slash_id=1)
+    html = render_sections(make_overview(slashes=[carried], slash_count=1))["slashes"]
+    assert "double_sign (rest of slash 1, from the L1 queue)" in html
+    html = render_sections(make_overview())["slashes"]
+    assert "rest of slash" not in html
