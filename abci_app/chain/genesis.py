@@ -300,6 +300,23 @@ def _check_restored(kv: KVStore, sequencers: list[state.Sequencer], last_nonce: 
     accounted = locked + pending + totals["total_released_wei"] + totals["total_slashed_wei"]
     if totals["total_locked_ever_wei"] != accounted:
         raise GenesisError("app_state.state.totals: total_locked_ever_wei is not conserved")
+    _check_restored_slashes(get_records(kv, keys.SLASH_PREFIX, state.SlashRecord),
+                            int(chain.next_slash_id))
+
+
+def _check_restored_slashes(slashes: list[state.SlashRecord], next_slash_id: int) -> None:
+    """Ids below next_slash_id, and the ones in no batch yet after every batched one
+    (settlement reads them back from the newest id)."""
+    seen_batched = False
+    for record in reversed(slashes):  # by id, newest first
+        if int(record.id) >= max(next_slash_id, 1):
+            raise GenesisError(f"app_state.state.slashes: slash {record.id} is not below "
+                               f"state.chain.next_slash_id {next_slash_id}")
+        if record.batch_nonce != 0:
+            seen_batched = True
+        elif seen_batched:
+            raise GenesisError(f"app_state.state.slashes: slash {record.id} is in no batch "
+                               "but a later slash is; batches take slashes in id order")
 
 
 def init_chain(kv: KVStore, app_state_json: bytes, chain_id: str, genesis_time_ns: int,

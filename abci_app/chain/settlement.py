@@ -26,7 +26,6 @@ from abci_app.chain.state import (
     get_l1_locked,
     get_locked,
     get_record,
-    get_records,
     get_reward_pending_ids,
     get_sequencers,
     get_wei,
@@ -107,8 +106,22 @@ def get_settlement_progress(kv: KVStore, batch: state.SettlementBatch) -> Settle
 
 
 def _pending_slashes(kv: KVStore) -> list[state.SlashRecord]:
-    return [r for r in get_records(kv, keys.SLASH_PREFIX, state.SlashRecord)
-            if r.batch_nonce == 0]
+    """The slash records in no batch yet, by id.
+
+    Batches take them in id order, so they are the newest ids: read back from the last
+    id to the first batched one, O(unbatched) rather than every slash ever recorded
+    (genesis checks that an exported state keeps this order).
+    """
+    records: list[state.SlashRecord] = []
+    slash_id = int(get_chain_state(kv).next_slash_id) - 1
+    while slash_id >= 1:
+        record = get_record(kv, keys.slash_key(slash_id), state.SlashRecord)
+        if record is None or record.batch_nonce != 0:
+            break
+        records.append(record)
+        slash_id -= 1
+    records.reverse()
+    return records
 
 
 def compute_batch_plan(kv: KVStore, params: Params, nonce: int) -> BatchPlan | None:

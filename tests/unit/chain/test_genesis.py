@@ -14,7 +14,9 @@ from tests.unit.chain.helpers import (
     CHAIN_ID,
     ETH,
     GENESIS_TIME_NS,
+    SETTLEMENT_PARAMS,
     compute_app_hash,
+    consensus_address,
     consensus_pubkey,
     genesis_sequencer,
     l1_event,
@@ -162,3 +164,33 @@ def test_genesis_params_carry_the_lock_params_l1_holds() -> None:
             answer.params.withdrawal_delay_s) == (str(100 * ETH), str(1000 * ETH), 200)
     exported = chain.export_genesis(kv, CHAIN_ID)["params"]
     assert isinstance(exported, dict) and exported["max_lock_wei"] == str(1000 * ETH)
+
+
+def _export_with_a_batched_and_an_unbatched_slash() -> dict[str, Any]:
+    driver = make_driver([100 * ETH] * 3, **SETTLEMENT_PARAMS)
+    for index in (3, 2):  # the first is batched (in flight), the second waits for it
+        driver.block(misbehavior=[chain.Misbehavior("duplicate_vote", consensus_address(index),
+                                                    driver.height, 0, 300)])
+        while chain.get_pending_settlement(driver.kv) is None:
+            driver.block()
+    for _ in range(3):  # no validator-set change pending
+        driver.block()
+    exported: dict[str, Any] = json.loads(json.dumps(chain.export_genesis(driver.kv, CHAIN_ID)))
+    assert [bool(s.get("batch_nonce")) for s in exported["state"]["slashes"]] == [True, False]
+    _init(exported)  # as exported: accepted
+    return exported
+
+
+def test_exported_slashes_in_no_batch_must_follow_every_batched_one() -> None:
+    exported = _export_with_a_batched_and_an_unbatched_slash()
+    first, second = exported["state"]["slashes"]
+    first["batch_nonce"], second["batch_nonce"] = second.get("batch_nonce", 0), first["batch_nonce"]
+    with pytest.raises(GenesisError, match="slash 1 is in no batch but a later slash is"):
+        _init(exported)
+
+
+def test_exported_slash_ids_must_be_below_the_next_id() -> None:
+    exported = _export_with_a_batched_and_an_unbatched_slash()
+    exported["state"]["chain"]["next_slash_id"] = 2
+    with pytest.raises(GenesisError, match="slash 2 is not below state.chain.next_slash_id 2"):
+        _init(exported)

@@ -2,6 +2,7 @@
 "Why" bullets at chain level (each fails on the code before issue 14)."""
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,11 +13,14 @@ from abci_app.chain import keys
 from abci_app.chain.messages import state
 from abci_app.chain.settlement import get_settlement_batch
 from abci_app.chain.state import (
+    get_chain_state,
     get_l1_locked,
     get_locked,
     get_record,
     get_sequencer,
     get_totals,
+    put_chain_state,
+    put_record,
     put_sequencer,
 )
 from abci_app.chain.withdrawals import get_withdrawals
@@ -396,3 +400,40 @@ def test_a_tombstoned_sequencers_l1_lock_increase_is_applied_so_no_carry_is_inve
     assert get_totals(driver.kv) == {**totals, "total_locked_wei": totals["total_locked_wei"]
                                      - 10 * ETH, "total_pending_wei":
                                      totals["total_pending_wei"] + 10 * ETH}
+
+
+class SlashReadCountingKV(MemoryKV):
+    """Counts the slash records read, by key or by iteration."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slash_reads = 0
+
+    def get(self, key: bytes) -> bytes | None:
+        self.slash_reads += key.startswith(keys.SLASH_PREFIX)
+        return super().get(key)
+
+    def iterate(self, prefix: bytes, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
+        for item in super().iterate(prefix, start):
+            self.slash_reads += item[0].startswith(keys.SLASH_PREFIX)
+            yield item
+
+
+def test_forming_a_batch_reads_the_unbatched_slashes_not_every_slash() -> None:
+    driver = _driver()
+    counting = SlashReadCountingKV()
+    for key, value in driver.kv.items().items():
+        counting.set(key, value)
+    for slash_id in range(1, 501):  # history: settled long ago
+        put_record(counting, keys.slash_key(slash_id), state.SlashRecord(
+            id=slash_id, sequencer_id=1, reason="downtime", from_locked_wei="1",
+            from_pending_wei="0", batch_nonce=1, settled=True))
+    chain_state = get_chain_state(counting)
+    chain_state.next_slash_id = 501
+    put_chain_state(counting, chain_state)
+    driver.kv = counting
+    driver.block(misbehavior=[chain.Misbehavior("duplicate_vote", consensus_address(3),
+                                                driver.height, 0, 300)])
+    counting.slash_reads = 0
+    assert _form_batch(driver).slashes == (s.Slash(3, s.SlashReason.DOUBLE_SIGN, 5 * ETH, 0),)
+    assert counting.slash_reads <= 10
