@@ -8,4 +8,4 @@ __version__ = "0.1.0"
 # 4: settlement to L1 (issue 14): sequencer L1 locks (power = min(chain, L1 lock)),
 # withdrawal requests applied as capped facts, settlement batches, new params.
 # 5: the sequencer indexes (validator order, signer, pending rewards) are state (issue 15).
-APP_PROTOCOL_VERSION = 5
+APP_PROTOCOL_VERSION = 6

@@ -54,7 +54,7 @@ from abci_app.chain.validators import (
     get_validator_set,
     put_validator_set,
 )
-from abci_app.chain.withdrawals import get_withdrawal_amount, get_withdrawals
+from abci_app.chain.withdrawals import get_withdrawal_amount, get_withdrawals, put_withdrawal
 from abci_app.errors import AppError, GenesisError
 from abci_app.store.kv import KVStore
 from abci_app.valset import compute_consensus_address
@@ -247,7 +247,7 @@ def _restore(kv: KVStore, exported: genesis_pb.ExportedState, chain_id: str) -> 
     for account in exported.accounts:
         put_record(kv, keys.account_key(bytes(account.address)), account)
     for withdrawal in exported.withdrawals:
-        put_record(kv, keys.withdrawal_key(withdrawal.id), withdrawal)
+        put_withdrawal(kv, withdrawal)  # with its due-index entry
     for slash in exported.slashes:
         put_record(kv, keys.slash_key(slash.id), slash)
     for noop in exported.l1_noops:

@@ -21,6 +21,8 @@ SETTLEMENT_BATCH_PREFIX = b"chain/batch/"
 VALIDATOR_INDEX_PREFIX = b"chain/idx/val/"  # (power desc, id asc) of the eligible
 SIGNER_INDEX_PREFIX = b"chain/idx/signer/"  # signer -> sequencer ids
 REWARD_INDEX_PREFIX = b"chain/idx/reward/"  # sequencers with rewards not yet batched
+# Kept by withdrawals.put_withdrawal, so that no block reads every queued withdrawal:
+WITHDRAWAL_DUE_INDEX_PREFIX = b"chain/idx/due/"  # (releasable_at, id) of those in their delay
 U64_MAX = 2**64 - 1
 
 
@@ -94,3 +96,14 @@ def signer_index_key(signer: bytes, sequencer_id: int) -> bytes:
 
 def reward_index_key(sequencer_id: int) -> bytes:
     return REWARD_INDEX_PREFIX + encode_u64(sequencer_id)
+
+
+def withdrawal_due_index_key(releasable_at_ns: int, withdrawal_id: int) -> bytes:
+    return WITHDRAWAL_DUE_INDEX_PREFIX + encode_u64(max(releasable_at_ns, 0)) + encode_u64(
+        withdrawal_id)
+
+
+def decode_withdrawal_due_index_key(key: bytes) -> tuple[int, int]:
+    """(releasable_at_ns, withdrawal id) of a withdrawal_due_index_key."""
+    body = key[len(WITHDRAWAL_DUE_INDEX_PREFIX):]
+    return decode_u64(body[:8]), decode_u64(body[8:16])

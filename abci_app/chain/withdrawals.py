@@ -18,6 +18,7 @@ from abci_app.chain.state import (
     change_totals,
     format_wei,
     get_locked,
+    get_record,
     get_records,
     put_record,
     put_sequencer,
@@ -39,11 +40,27 @@ def get_withdrawal_amount(withdrawal: state.PendingWithdrawal) -> int:
 
 
 def put_withdrawal(kv: KVStore, withdrawal: state.PendingWithdrawal) -> None:
-    """Store it, or drop it once nothing is owed."""
+    """Store it, or drop it once nothing is owed. The one write path of a withdrawal:
+    it keeps the due index (those still in their delay, by releasable_at) in step."""
+    key = keys.withdrawal_key(withdrawal.id)
+    old = get_record(kv, key, state.PendingWithdrawal)
+    old_due = None if old is None else _due_index_key(old)
+    new_due = None if get_withdrawal_amount(withdrawal) == 0 else _due_index_key(withdrawal)
+    if old_due != new_due:
+        if old_due is not None:
+            kv.delete(old_due)
+        if new_due is not None:
+            kv.set(new_due, b"")
     if get_withdrawal_amount(withdrawal) == 0:
-        kv.delete(keys.withdrawal_key(withdrawal.id))
+        kv.delete(key)
     else:
-        put_record(kv, keys.withdrawal_key(withdrawal.id), withdrawal)
+        put_record(kv, key, withdrawal)
+
+
+def _due_index_key(withdrawal: state.PendingWithdrawal) -> bytes | None:
+    if withdrawal.releasable:
+        return None
+    return keys.withdrawal_due_index_key(int(withdrawal.releasable_at_ns), int(withdrawal.id))
 
 
 def queue_withdrawal(
@@ -73,11 +90,21 @@ def queue_withdrawal(
 
 
 def process_withdrawal_queue(kv: KVStore, time_ns: int) -> list[Event]:
-    """Withdrawals whose delay has passed become releasable (and no longer slashable)."""
+    """Withdrawals whose delay has passed become releasable (and no longer slashable).
+
+    Reads the due index up to `time_ns`, not every queued withdrawal; handles them in
+    request order."""
+    due: list[int] = []
+    for key, _ in kv.iterate(keys.WITHDRAWAL_DUE_INDEX_PREFIX):
+        releasable_at_ns, withdrawal_id = keys.decode_withdrawal_due_index_key(key)
+        if releasable_at_ns > time_ns:
+            break
+        due.append(withdrawal_id)
     events = []
-    for withdrawal in get_withdrawals(kv):
-        if withdrawal.releasable or time_ns < withdrawal.releasable_at_ns:
-            continue
+    for withdrawal_id in sorted(due):
+        withdrawal = get_record(kv, keys.withdrawal_key(withdrawal_id), state.PendingWithdrawal)
+        if withdrawal is None:
+            raise RuntimeError(f"withdrawal {withdrawal_id} is in the due index but missing")
         withdrawal.releasable = True
         put_withdrawal(kv, withdrawal)
         events.append(Event("withdrawal_releasable", [

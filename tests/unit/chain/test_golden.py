@@ -33,10 +33,15 @@ from tests.unit.chain.helpers import (
 # only once seeded.
 # Moved (APP_PROTOCOL_VERSION 5, issue 15): the state holds the sequencer indexes
 # (validator order, signer, pending rewards) so that a block never reads every sequencer.
-GOLDEN_APP_HASH = "2e324879dea395714a8141ec581e93de4825601a84d7ac6207b80e93dd592d5f"
+# Moved (APP_PROTOCOL_VERSION 6): the state holds a due index of the withdrawals still in
+# their delay, so that a block never reads every queued withdrawal (the scenario now ends
+# with one). Same version: settling a batch carries a slash L1 capped at the lock to L1's
+# queue and queues a lock L1 already moved to its queue, and a tombstoned sequencer's
+# LockIncreased is applied.
+GOLDEN_APP_HASH = "62c61f378e01aa0b2436494bf846c4d48179be0829b0c9b9efff59d417fe5ecd"
 
 # The same state's sparse-Merkle root through StateStore: it moves whenever the pin above does.
-GOLDEN_SMT_ROOT = "54d614bad8dc4b3b9de99152c62e45083a164004010f991b4f119ab1832047fa"
+GOLDEN_SMT_ROOT = "412fb7122ba04ef6497727f5797b3300211e14a408c5fb48c9bf57f527fef49b"
 SCENARIO_STAKES = [10 * ETH, 20 * ETH, 30 * ETH]
 
 
@@ -51,6 +56,9 @@ def run_fixed_scenario(driver: Driver | None = None) -> bytes:
     driver.block(misbehavior=[chain.Misbehavior("duplicate_vote", consensus_address(2), 2, 0, 60)])
     driver.block(advance_ns=120 * 10**9)  # the producer of epoch 1 is silent: a producer fault
     driver.block(l1_events=[l1_event(4, "released", sequencer_id=2, to=owner_address(2),
+                                     amount_wei=str(ETH))])
+    # Still in its delay at the end, so that the state holds a due-index entry
+    driver.block(l1_events=[l1_event(5, "withdrawal_requested", sequencer_id=3,
                                      amount_wei=str(ETH))])
     return compute_app_hash(driver.kv)
 

@@ -15,6 +15,7 @@ def test_key_prefixes_are_unchanged() -> None:
         "VALIDATOR_INDEX_PREFIX": keys.VALIDATOR_INDEX_PREFIX,
         "SIGNER_INDEX_PREFIX": keys.SIGNER_INDEX_PREFIX,
         "REWARD_INDEX_PREFIX": keys.REWARD_INDEX_PREFIX,
+        "WITHDRAWAL_DUE_INDEX_PREFIX": keys.WITHDRAWAL_DUE_INDEX_PREFIX,
     } == {
         "PARAMS": b"chain/params", "CHAIN_STATE": b"chain/state", "TOTALS": b"chain/totals",
         "SEQUENCER_PREFIX": b"chain/seq/", "CONSENSUS_INDEX_PREFIX": b"chain/cons/",
@@ -25,6 +26,7 @@ def test_key_prefixes_are_unchanged() -> None:
         "VALIDATOR_INDEX_PREFIX": b"chain/idx/val/",
         "SIGNER_INDEX_PREFIX": b"chain/idx/signer/",
         "REWARD_INDEX_PREFIX": b"chain/idx/reward/",
+        "WITHDRAWAL_DUE_INDEX_PREFIX": b"chain/idx/due/",
     }
 
 
@@ -43,6 +45,9 @@ def test_index_keys_order_power_descending_then_id_ascending() -> None:
     assert keys.signer_index_key(b"\xbb" * 20, 3) == (
         b"chain/idx/signer/" + keys.encode_u64(20) + b"\xbb" * 20 + keys.encode_u64(3))
     assert keys.reward_index_key(2) == b"chain/idx/reward/" + keys.encode_u64(2)
+    assert keys.withdrawal_due_index_key(5, 7) < keys.withdrawal_due_index_key(5, 8) < (
+        keys.withdrawal_due_index_key(6, 1))
+    assert keys.decode_withdrawal_due_index_key(keys.withdrawal_due_index_key(5, 7)) == (5, 7)
 
 
 def test_no_prefix_is_a_prefix_of_another() -> None:

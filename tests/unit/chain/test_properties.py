@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from abci_app import chain, pb
+from abci_app.chain import keys
 from abci_app.chain.schedule import (
     compute_rotation_candidates,
     get_current_producer,
@@ -169,6 +170,10 @@ def check_invariants(kv: MemoryKV, params: chain.Params, was_stale: tuple[int, i
     assert (totals["total_locked_wei"], totals["total_pending_wei"]) == (locked, pending)
     assert all(v >= 0 for v in totals.values())
     assert all(get_withdrawal_amount(w) > 0 for w in withdrawals)
+    # Verify the due index holds exactly the withdrawals still in their delay
+    assert [key for key, _ in kv.iterate(keys.WITHDRAWAL_DUE_INDEX_PREFIX)] == sorted(
+        keys.withdrawal_due_index_key(int(w.releasable_at_ns), int(w.id))
+        for w in withdrawals if not w.releasable)
     for seq in sequencers:
         assert get_locked(seq) >= 0
         assert int(seq.rewards_accrued_wei) >= int(seq.rewards_claimed_wei) >= 0
