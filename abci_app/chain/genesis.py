@@ -305,13 +305,15 @@ def _check_restored(kv: KVStore, sequencers: list[state.Sequencer], last_nonce: 
 
 
 def _check_restored_slashes(slashes: list[state.SlashRecord], next_slash_id: int) -> None:
-    """Ids below next_slash_id, and the ones in no batch yet after every batched one
-    (settlement reads them back from the newest id)."""
+    """Ids 1..next_slash_id - 1 with no gap, and the ones in no batch yet after every
+    batched one (settlement reads them back from the newest id)."""
+    ids = [int(record.id) for record in slashes]
+    if ids != list(range(1, len(ids) + 1)) or max(next_slash_id, 1) != len(ids) + 1:
+        raise GenesisError(f"app_state.state.slashes: ids must run 1..{len(ids)} with no gap "
+                           f"and state.chain.next_slash_id must be {len(ids) + 1} "
+                           f"(it is {next_slash_id})")
     seen_batched = False
-    for record in reversed(slashes):  # by id, newest first
-        if int(record.id) >= max(next_slash_id, 1):
-            raise GenesisError(f"app_state.state.slashes: slash {record.id} is not below "
-                               f"state.chain.next_slash_id {next_slash_id}")
+    for record in reversed(slashes):  # newest first
         if record.batch_nonce != 0:
             seen_batched = True
         elif seen_batched:

@@ -207,7 +207,8 @@ def validate_signer_changed(
     kv: KVStore, msg: pb.events.SignerChanged, ctx: L1Context
 ) -> CheckedL1Event:
     seq = _require_sequencer(kv, msg.sequencer_id)
-    _require_status(seq, (ACTIVE, JAILED, UNLOCKING), "change its signer")
+    # A fact of L1 (a tombstoned sequencer is Active there): the chain's signer follows it
+    _require_status(seq, (ACTIVE, JAILED, UNLOCKING, TOMBSTONED), "change its signer")
     _require_address(msg.new_signer, "signer_changed.new_signer")
     return CheckedL1Event(seq, 0)
 

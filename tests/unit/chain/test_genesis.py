@@ -189,8 +189,17 @@ def test_exported_slashes_in_no_batch_must_follow_every_batched_one() -> None:
         _init(exported)
 
 
-def test_exported_slash_ids_must_be_below_the_next_id() -> None:
+@pytest.mark.parametrize("next_slash_id", [2, 4])
+def test_exported_next_slash_id_must_follow_the_last_slash(next_slash_id: int) -> None:
     exported = _export_with_a_batched_and_an_unbatched_slash()
-    exported["state"]["chain"]["next_slash_id"] = 2
-    with pytest.raises(GenesisError, match="slash 2 is not below state.chain.next_slash_id 2"):
+    exported["state"]["chain"]["next_slash_id"] = next_slash_id
+    with pytest.raises(GenesisError, match="next_slash_id must be 3"):
+        _init(exported)
+
+
+def test_exported_slash_ids_must_have_no_gap() -> None:
+    exported = _export_with_a_batched_and_an_unbatched_slash()
+    exported["state"]["slashes"][1]["id"] = 3
+    exported["state"]["chain"]["next_slash_id"] = 4
+    with pytest.raises(GenesisError, match="ids must run 1..2 with no gap"):
         _init(exported)

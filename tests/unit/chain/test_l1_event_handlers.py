@@ -29,7 +29,6 @@ from abci_app.errors import (
     NotActiveError,
     ReleaseExceedsReleasableError,
     SequencerExistsError,
-    TombstonedError,
     UnknownSequencerError,
 )
 from abci_app.l1events_schema import KIND_BY_ONEOF
@@ -90,7 +89,6 @@ INVALID: list[tuple[pb.events.L1Event, type[AppError]]] = [
     (_event("lock_increased", ACTIVE_ID, amount_wei="1.5"), InvalidAmountError),
     (_event("signer_changed", UNKNOWN_ID, new_signer=signer_address(7)), UnknownSequencerError),
     (_event("signer_changed", EXITED_ID, new_signer=signer_address(7)), NotActiveError),
-    (_event("signer_changed", TOMBSTONED_ID, new_signer=signer_address(7)), TombstonedError),
     (_event("signer_changed", ACTIVE_ID, new_signer=BAD_ADDRESS), InvalidFieldError),
     (_event("withdrawal_requested", UNKNOWN_ID, amount_wei="1"), UnknownSequencerError),
     (_event("withdrawal_requested", UNLOCKING_ID, amount_wei="1"), NotActiveError),

@@ -29,7 +29,6 @@ from abci_app.errors import (
     NotActiveError,
     ReleaseExceedsReleasableError,
     SequencerExistsError,
-    TombstonedError,
     UnknownSequencerError,
 )
 from tests.unit.chain.helpers import (
@@ -171,12 +170,15 @@ def test_signer_change_moves_tx_authority(driver: Driver) -> None:
     assert bytes(get_sequencer(driver.kv, 1).signer) == signer_address(7)
 
 
-def test_invalid_signer_change_for_tombstoned_sequencer_is_noop(driver: Driver) -> None:
+def test_signer_change_of_a_tombstoned_sequencer_follows_l1(driver: Driver) -> None:
+    # Tombstoned on the chain, Active on L1, where changeSigner succeeds: a fact
     seq = get_sequencer(driver.kv, 1)
     seq.status = TOMBSTONED
     put_sequencer(driver.kv, seq)
     event = l1_event(1, "signer_changed", sequencer_id=1, new_signer=signer_address(7))
-    assert _apply(driver, event) == [TombstonedError.code]
+    assert _apply(driver, event) == [0]
+    assert bytes(get_sequencer(driver.kv, 1).signer) == signer_address(7)
+    assert get_sequencer(driver.kv, 1).status == TOMBSTONED
 
 
 def test_invalid_lock_increase_for_unlocking_sequencer_is_noop(driver: Driver) -> None:
