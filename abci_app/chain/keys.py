@@ -23,6 +23,7 @@ SIGNER_INDEX_PREFIX = b"chain/idx/signer/"  # signer -> sequencer ids
 REWARD_INDEX_PREFIX = b"chain/idx/reward/"  # sequencers with rewards not yet batched
 # Kept by withdrawals.put_withdrawal, so that no block reads every queued withdrawal:
 WITHDRAWAL_DUE_INDEX_PREFIX = b"chain/idx/due/"  # (releasable_at, id) of those in their delay
+WITHDRAWAL_SEQUENCER_INDEX_PREFIX = b"chain/idx/wdseq/"  # (sequencer id, id) of all queued
 U64_MAX = 2**64 - 1
 
 
@@ -100,6 +101,11 @@ def reward_index_key(sequencer_id: int) -> bytes:
 
 def withdrawal_due_index_key(releasable_at_ns: int, withdrawal_id: int) -> bytes:
     return WITHDRAWAL_DUE_INDEX_PREFIX + encode_u64(max(releasable_at_ns, 0)) + encode_u64(
+        withdrawal_id)
+
+
+def withdrawal_sequencer_index_key(sequencer_id: int, withdrawal_id: int) -> bytes:
+    return WITHDRAWAL_SEQUENCER_INDEX_PREFIX + encode_u64(sequencer_id) + encode_u64(
         withdrawal_id)
 
 

@@ -30,9 +30,20 @@ from abci_app.store.kv import KVStore
 
 
 def get_withdrawals(kv: KVStore, sequencer_id: int = 0) -> list[state.PendingWithdrawal]:
-    """Queued withdrawals in id (= request) order; sequencer_id 0 means all."""
-    records = get_records(kv, keys.WITHDRAWAL_PREFIX, state.PendingWithdrawal)
-    return [w for w in records if sequencer_id == 0 or w.sequencer_id == sequencer_id]
+    """Queued withdrawals in id (= request) order; sequencer_id 0 means all.
+
+    One sequencer's are read through its index, not by reading every queued withdrawal."""
+    if sequencer_id == 0:
+        return get_records(kv, keys.WITHDRAWAL_PREFIX, state.PendingWithdrawal)
+    prefix = keys.withdrawal_sequencer_index_key(sequencer_id, 0)[:-8]
+    records = []
+    for key, _ in kv.iterate(prefix):
+        withdrawal_id = keys.decode_u64(key[len(prefix):])
+        record = get_record(kv, keys.withdrawal_key(withdrawal_id), state.PendingWithdrawal)
+        if record is None:
+            raise RuntimeError(f"withdrawal {withdrawal_id} is indexed but missing")
+        records.append(record)
+    return records
 
 
 def get_withdrawal_amount(withdrawal: state.PendingWithdrawal) -> int:
@@ -41,9 +52,16 @@ def get_withdrawal_amount(withdrawal: state.PendingWithdrawal) -> int:
 
 def put_withdrawal(kv: KVStore, withdrawal: state.PendingWithdrawal) -> None:
     """Store it, or drop it once nothing is owed. The one write path of a withdrawal:
-    it keeps the due index (those still in their delay, by releasable_at) in step."""
+    it keeps the indexes in step (by sequencer; and, while in their delay, by
+    releasable_at)."""
     key = keys.withdrawal_key(withdrawal.id)
     old = get_record(kv, key, state.PendingWithdrawal)
+    by_sequencer = keys.withdrawal_sequencer_index_key(int(withdrawal.sequencer_id),
+                                                       int(withdrawal.id))
+    if old is None and get_withdrawal_amount(withdrawal) > 0:
+        kv.set(by_sequencer, b"")
+    elif old is not None and get_withdrawal_amount(withdrawal) == 0:
+        kv.delete(by_sequencer)
     old_due = None if old is None else _due_index_key(old)
     new_due = None if get_withdrawal_amount(withdrawal) == 0 else _due_index_key(withdrawal)
     if old_due != new_due:

@@ -33,15 +33,16 @@ from tests.unit.chain.helpers import (
 # only once seeded.
 # Moved (APP_PROTOCOL_VERSION 5, issue 15): the state holds the sequencer indexes
 # (validator order, signer, pending rewards) so that a block never reads every sequencer.
-# Moved (APP_PROTOCOL_VERSION 6): the state holds a due index of the withdrawals still in
-# their delay, so that a block never reads every queued withdrawal (the scenario now ends
-# with one). Same version: settling a batch carries a slash L1 capped at the lock to L1's
-# queue and queues a lock L1 already moved to its queue, and a tombstoned sequencer's
-# LockIncreased is applied.
-GOLDEN_APP_HASH = "62c61f378e01aa0b2436494bf846c4d48179be0829b0c9b9efff59d417fe5ecd"
+# Moved (APP_PROTOCOL_VERSION 6): the state holds two withdrawal indexes, by sequencer and
+# (while in their delay) by releasable_at, so that neither a block nor an L1 event reads
+# every queued withdrawal (the scenario now ends with one in its delay). Same version:
+# settling a batch carries a slash L1 capped at the lock to L1's queue and queues a lock
+# L1 already moved to its queue, and a tombstoned sequencer's LockIncreased and
+# SignerChanged are applied.
+GOLDEN_APP_HASH = "029c55d4fccafe357a42861e05f1e2a0a9ce84dc6f62dcfa8ef5961a6f893a92"
 
 # The same state's sparse-Merkle root through StateStore: it moves whenever the pin above does.
-GOLDEN_SMT_ROOT = "412fb7122ba04ef6497727f5797b3300211e14a408c5fb48c9bf57f527fef49b"
+GOLDEN_SMT_ROOT = "c71f85cb86e204bcca5373673a33a82d1d9581ef9ff6b7942005b861c92fab52"
 SCENARIO_STAKES = [10 * ETH, 20 * ETH, 30 * ETH]
 
 

@@ -16,6 +16,7 @@ def test_key_prefixes_are_unchanged() -> None:
         "SIGNER_INDEX_PREFIX": keys.SIGNER_INDEX_PREFIX,
         "REWARD_INDEX_PREFIX": keys.REWARD_INDEX_PREFIX,
         "WITHDRAWAL_DUE_INDEX_PREFIX": keys.WITHDRAWAL_DUE_INDEX_PREFIX,
+        "WITHDRAWAL_SEQUENCER_INDEX_PREFIX": keys.WITHDRAWAL_SEQUENCER_INDEX_PREFIX,
     } == {
         "PARAMS": b"chain/params", "CHAIN_STATE": b"chain/state", "TOTALS": b"chain/totals",
         "SEQUENCER_PREFIX": b"chain/seq/", "CONSENSUS_INDEX_PREFIX": b"chain/cons/",
@@ -27,6 +28,7 @@ def test_key_prefixes_are_unchanged() -> None:
         "SIGNER_INDEX_PREFIX": b"chain/idx/signer/",
         "REWARD_INDEX_PREFIX": b"chain/idx/reward/",
         "WITHDRAWAL_DUE_INDEX_PREFIX": b"chain/idx/due/",
+        "WITHDRAWAL_SEQUENCER_INDEX_PREFIX": b"chain/idx/wdseq/",
     }
 
 
@@ -48,6 +50,8 @@ def test_index_keys_order_power_descending_then_id_ascending() -> None:
     assert keys.withdrawal_due_index_key(5, 7) < keys.withdrawal_due_index_key(5, 8) < (
         keys.withdrawal_due_index_key(6, 1))
     assert keys.decode_withdrawal_due_index_key(keys.withdrawal_due_index_key(5, 7)) == (5, 7)
+    assert keys.withdrawal_sequencer_index_key(2, 9) == (
+        b"chain/idx/wdseq/" + keys.encode_u64(2) + keys.encode_u64(9))
 
 
 def test_no_prefix_is_a_prefix_of_another() -> None:

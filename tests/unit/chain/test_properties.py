@@ -174,6 +174,8 @@ def check_invariants(kv: MemoryKV, params: chain.Params, was_stale: tuple[int, i
     assert [key for key, _ in kv.iterate(keys.WITHDRAWAL_DUE_INDEX_PREFIX)] == sorted(
         keys.withdrawal_due_index_key(int(w.releasable_at_ns), int(w.id))
         for w in withdrawals if not w.releasable)
+    assert [key for key, _ in kv.iterate(keys.WITHDRAWAL_SEQUENCER_INDEX_PREFIX)] == sorted(
+        keys.withdrawal_sequencer_index_key(int(w.sequencer_id), int(w.id)) for w in withdrawals)
     for seq in sequencers:
         assert get_locked(seq) >= 0
         assert int(seq.rewards_accrued_wei) >= int(seq.rewards_claimed_wei) >= 0

@@ -1,4 +1,5 @@
-"""The per-block sweep of the withdrawal queue reads the due index, not every withdrawal."""
+"""The withdrawal indexes: the per-block sweep reads the due ones, and one sequencer's
+withdrawals are read through its index, never by reading every queued withdrawal."""
 
 from collections.abc import Iterator
 
@@ -57,3 +58,16 @@ def test_paid_or_slashed_to_nothing_a_withdrawal_leaves_the_index() -> None:
     put_withdrawal(kv, withdrawal)
     assert list(kv.iterate(keys.WITHDRAWAL_DUE_INDEX_PREFIX)) == []
     assert get_withdrawals(kv) == []
+
+
+def test_one_sequencers_withdrawals_are_read_through_its_index() -> None:
+    kv = WithdrawalReadCountingKV()
+    for withdrawal_id in range(1, QUEUED + 1):  # sequencers 1..50, 20 each
+        put_withdrawal(kv, make_withdrawal(withdrawal_id, 10**18))
+    kv.reads = 0
+    mine = get_withdrawals(kv, 7)
+    assert [w.id for w in mine] == [w.id for w in get_withdrawals(kv) if w.sequencer_id == 7]
+    assert len(mine) == QUEUED // 50
+    kv.reads = 0
+    get_withdrawals(kv, 7)
+    assert kv.reads <= 2 * len(mine) + 1
